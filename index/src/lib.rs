@@ -1,0 +1,18 @@
+//! The catalog library: Sentinel name parsing, the index schema, crawling an archive, building
+//! the index and searching it. It knows nothing of HTTP; the `catalog` binary is a thin layer
+//! over it.
+
+pub mod build;
+pub mod crawl;
+pub mod error;
+pub mod layout;
+pub mod list;
+pub mod query;
+pub mod record;
+pub mod schema;
+pub mod search;
+pub mod sentinel;
+
+pub use error::{CatalogError, Result};
+pub use record::{Entry, FileRecord, State};
+pub use search::Catalog;

@@ -1,0 +1,806 @@
+//! The query language: Lucene-style syntax over the catalog's fields.
+//!
+//! `field:value`, `AND`/`OR`/`NOT` (terms side by side must all match), `-term`, parentheses,
+//! `field:(a OR b)`, ranges `orbit:[100 TO 120]` (`{}` excludes the ends, `*` leaves one open),
+//! comparisons `size:>1000000000`, globs `name:*_N0500_*`. A bare term searches the name
+//! tokens. Keyword values ignore case; dates take a year, month, day or instant.
+
+use std::ops::Bound;
+
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DateTime, Term};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
+use crate::schema::{field_kind, field_list, CatalogSchema, FieldKind};
+
+/// A query that cannot be understood: the message names the problem and the known fields.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad query: {problem} (known fields: {fields})", fields = field_list())]
+pub struct QueryError {
+    /// What is wrong, in one phrase.
+    pub problem: String,
+}
+
+fn error<T>(problem: impl Into<String>) -> Result<T, QueryError> {
+    Err(QueryError {
+        problem: problem.into(),
+    })
+}
+
+/// A parsed query, before it is tied to an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    /// All of these match.
+    And(Vec<Node>),
+    /// Any of these matches.
+    Or(Vec<Node>),
+    /// This does not match.
+    Not(Box<Node>),
+    /// A field (or the name tokens, when `None`) matches a value.
+    Clause {
+        /// The field named, if any.
+        field: Option<String>,
+        /// What it must match.
+        value: Value,
+    },
+}
+
+/// The value side of a clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// One value, possibly a glob.
+    Term(String),
+    /// A range; comparisons are ranges open at one end.
+    Range(Bound<String>, Bound<String>),
+}
+
+/// Parses query text into a [`Node`], checking field names.
+pub fn parse(text: &str) -> Result<Node, QueryError> {
+    let mut parser = Parser {
+        chars: text.chars().collect(),
+        pos: 0,
+    };
+    parser.skip_space();
+    if parser.at_end() {
+        return error("the query is empty");
+    }
+    let node = parser.parse_or(None)?;
+    parser.skip_space();
+    match parser.peek() {
+        None => Ok(node),
+        Some(')') => error(format!("unmatched ')' at column {}", parser.pos + 1)),
+        Some(c) => error(format!("unexpected '{c}' at column {}", parser.pos + 1)),
+    }
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+impl Parser {
+    fn at_end(&self) -> bool {
+        self.pos >= self.chars.len()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn skip_space(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `word` if it stands next as a whole word.
+    fn keyword(&mut self, word: &str) -> bool {
+        let len = word.chars().count();
+        let matches = self.chars.len() >= self.pos + len
+            && self.chars[self.pos..self.pos + len]
+                .iter()
+                .copied()
+                .eq(word.chars())
+            && self
+                .chars
+                .get(self.pos + len)
+                .is_none_or(|c| c.is_whitespace() || *c == '(' || *c == ')');
+        if matches {
+            self.pos += len;
+        }
+        matches
+    }
+
+    fn parse_or(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
+        let mut any = vec![self.parse_and(field)?];
+        loop {
+            self.skip_space();
+            if self.keyword("OR") || self.keyword("||") {
+                any.push(self.parse_and(field)?);
+            } else {
+                break;
+            }
+        }
+        Ok(if any.len() == 1 {
+            any.remove(0)
+        } else {
+            Node::Or(any)
+        })
+    }
+
+    fn parse_and(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
+        let mut all = vec![self.parse_unary(field)?];
+        loop {
+            self.skip_space();
+            let start = self.pos;
+            if self.at_end() || self.peek() == Some(')') || self.keyword("OR") || self.keyword("||")
+            {
+                self.pos = start;
+                break;
+            }
+            // Terms side by side must all match, so an explicit AND only needs consuming.
+            let _ = self.keyword("AND") || self.keyword("&&");
+            all.push(self.parse_unary(field)?);
+        }
+        Ok(if all.len() == 1 {
+            all.remove(0)
+        } else {
+            Node::And(all)
+        })
+    }
+
+    fn parse_unary(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
+        self.skip_space();
+        if self.keyword("NOT") {
+            return Ok(Node::Not(Box::new(self.parse_unary(field)?)));
+        }
+        match self.peek() {
+            Some('-') | Some('!') => {
+                self.pos += 1;
+                Ok(Node::Not(Box::new(self.parse_unary(field)?)))
+            }
+            Some('+') => {
+                self.pos += 1;
+                self.parse_unary(field)
+            }
+            _ => self.parse_primary(field),
+        }
+    }
+
+    fn parse_primary(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
+        self.skip_space();
+        match self.peek() {
+            None => return error("the query ends where a term was expected"),
+            Some('(') => return self.parse_group(field),
+            Some(')') => return error(format!("unexpected ')' at column {}", self.pos + 1)),
+            Some('"') => {
+                let value = self.parse_quoted()?;
+                return Ok(clause(field, Value::Term(value)));
+            }
+            Some('[') | Some('{') => {
+                let value = self.parse_range()?;
+                return Ok(clause(field, value));
+            }
+            _ => {}
+        }
+        let start = self.pos;
+        let word = self.read_word();
+        if let Some(colon) = word.find(':') {
+            let name = &word[..colon];
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                if field.is_some() {
+                    return error(format!(
+                        "field '{name}' inside a field group at column {}",
+                        start + 1
+                    ));
+                }
+                if field_kind(name).is_none() {
+                    return error(format!("unknown field '{name}'"));
+                }
+                let rest = &word[colon + 1..];
+                if !rest.is_empty() && !rest.starts_with(['[', '{', '"']) {
+                    return Ok(clause(Some(name), comparison(rest)));
+                }
+                self.pos = start + name.chars().count() + 1;
+                return match self.peek() {
+                    Some('(') => self.parse_group(Some(name)),
+                    Some('"') => Ok(clause(Some(name), Value::Term(self.parse_quoted()?))),
+                    Some('[') | Some('{') => Ok(clause(Some(name), self.parse_range()?)),
+                    _ => error(format!("field '{name}' has no value")),
+                };
+            }
+        }
+        Ok(clause(field, comparison(&word)))
+    }
+
+    fn parse_group(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
+        let open = self.pos;
+        self.pos += 1;
+        self.skip_space();
+        if self.peek() == Some(')') {
+            return error(format!("empty parentheses at column {}", open + 1));
+        }
+        let node = self.parse_or(field)?;
+        self.skip_space();
+        if self.peek() != Some(')') {
+            return error(format!("the '(' at column {} is never closed", open + 1));
+        }
+        self.pos += 1;
+        Ok(node)
+    }
+
+    fn read_word(&mut self) -> String {
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| !c.is_whitespace() && c != '(' && c != ')')
+        {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+
+    fn parse_quoted(&mut self) -> Result<String, QueryError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut value = String::new();
+        while let Some(c) = self.peek() {
+            self.pos += 1;
+            match c {
+                '"' => return Ok(value),
+                '\\' => {
+                    if let Some(escaped) = self.peek() {
+                        value.push(escaped);
+                        self.pos += 1;
+                    }
+                }
+                _ => value.push(c),
+            }
+        }
+        error(format!("the quote at column {} is never closed", open + 1))
+    }
+
+    fn parse_range(&mut self) -> Result<Value, QueryError> {
+        let open = self.pos;
+        let inclusive_low = self.peek() == Some('[');
+        self.pos += 1;
+        self.skip_space();
+        let low = self.read_range_end();
+        self.skip_space();
+        if !self.keyword("TO") {
+            return error(format!(
+                "the range at column {} needs 'TO' between its ends",
+                open + 1
+            ));
+        }
+        self.skip_space();
+        let high = self.read_range_end();
+        self.skip_space();
+        let inclusive_high = match self.peek() {
+            Some(']') => true,
+            Some('}') => false,
+            _ => return error(format!("the range at column {} is never closed", open + 1)),
+        };
+        self.pos += 1;
+        if low.is_empty() || high.is_empty() {
+            return error(format!("the range at column {} has an empty end", open + 1));
+        }
+        let bound = |value: String, inclusive: bool| match (value.as_str(), inclusive) {
+            ("*", _) => Bound::Unbounded,
+            (_, true) => Bound::Included(value),
+            (_, false) => Bound::Excluded(value),
+        };
+        Ok(Value::Range(
+            bound(low, inclusive_low),
+            bound(high, inclusive_high),
+        ))
+    }
+
+    fn read_range_end(&mut self) -> String {
+        let start = self.pos;
+        while self
+            .peek()
+            .is_some_and(|c| !c.is_whitespace() && c != ']' && c != '}')
+        {
+            self.pos += 1;
+        }
+        self.chars[start..self.pos].iter().collect()
+    }
+}
+
+fn clause(field: Option<&str>, value: Value) -> Node {
+    Node::Clause {
+        field: field.map(str::to_string),
+        value,
+    }
+}
+
+/// Reads `>x`, `>=x`, `<x`, `<=x` as ranges, anything else as a term.
+fn comparison(word: &str) -> Value {
+    let owned = |s: &str| s.to_string();
+    if let Some(v) = word.strip_prefix(">=") {
+        Value::Range(Bound::Included(owned(v)), Bound::Unbounded)
+    } else if let Some(v) = word.strip_prefix("<=") {
+        Value::Range(Bound::Unbounded, Bound::Included(owned(v)))
+    } else if let Some(v) = word.strip_prefix('>') {
+        Value::Range(Bound::Excluded(owned(v)), Bound::Unbounded)
+    } else if let Some(v) = word.strip_prefix('<') {
+        Value::Range(Bound::Unbounded, Bound::Excluded(owned(v)))
+    } else {
+        Value::Term(owned(word))
+    }
+}
+
+/// Turns query text into a tantivy query over the catalog schema.
+pub fn compile(text: &str, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
+    to_query(&parse(text)?, schema)
+}
+
+fn to_query(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
+    match node {
+        Node::And(all) => {
+            let mut clauses = Vec::with_capacity(all.len());
+            for child in all {
+                match child {
+                    Node::Not(inner) => clauses.push((Occur::MustNot, to_query(inner, schema)?)),
+                    _ => clauses.push((Occur::Must, to_query(child, schema)?)),
+                }
+            }
+            if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+            }
+            Ok(Box::new(BooleanQuery::new(clauses)))
+        }
+        Node::Or(any) => {
+            let clauses = any
+                .iter()
+                .map(|child| Ok((Occur::Should, to_query(child, schema)?)))
+                .collect::<Result<Vec<_>, QueryError>>()?;
+            Ok(Box::new(BooleanQuery::new(clauses)))
+        }
+        Node::Not(inner) => Ok(Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(AllQuery)),
+            (Occur::MustNot, to_query(inner, schema)?),
+        ]))),
+        Node::Clause { field, value } => {
+            clause_query(field.as_deref().unwrap_or("name"), value, schema)
+        }
+    }
+}
+
+fn is_glob(value: &str) -> bool {
+    value.contains(['*', '?', '['])
+}
+
+/// Translates an fnmatch glob into an anchored regular expression; `any` is what `*` matches.
+fn glob_to_regex(glob: &str, any: &str) -> String {
+    let mut regex = String::new();
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => regex.push_str(any),
+            '?' => regex.push_str(&any[..any.len() - 1]),
+            '[' => {
+                let class: String = chars.clone().take_while(|&c| c != ']').collect();
+                if chars.clone().any(|c| c == ']') && !class.is_empty() {
+                    chars.nth(class.chars().count());
+                    let class = class
+                        .strip_prefix('!')
+                        .map_or(class.clone(), |rest| format!("^{rest}"));
+                    regex.push('[');
+                    regex.push_str(&class.replace('\\', "\\\\"));
+                    regex.push(']');
+                } else {
+                    regex.push_str("\\[");
+                }
+            }
+            _ => regex.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    regex
+}
+
+fn regex_query(pattern: &str, field: Field) -> Result<Box<dyn Query>, QueryError> {
+    RegexQuery::from_pattern(pattern, field)
+        .map(|q| Box::new(q) as Box<dyn Query>)
+        .or_else(|e| error(format!("bad glob: {e}")))
+}
+
+fn term_query(term: Term) -> Box<dyn Query> {
+    Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+}
+
+fn clause_query(
+    name: &str,
+    value: &Value,
+    schema: &CatalogSchema,
+) -> Result<Box<dyn Query>, QueryError> {
+    let kind = field_kind(name).ok_or_else(|| QueryError {
+        problem: format!("unknown field '{name}'"),
+    })?;
+    match (kind, value) {
+        (FieldKind::Path, Value::Term(v)) if is_glob(v) => {
+            regex_query(&glob_to_regex(v, ".*"), schema.path)
+        }
+        (FieldKind::Path, Value::Term(v)) => Ok(term_query(Term::from_field_text(schema.path, v))),
+        (FieldKind::Name, Value::Term(v)) if is_glob(v) => {
+            regex_query(&format!(".*/{}", glob_to_regex(v, "[^/]*")), schema.path)
+        }
+        (FieldKind::Name, Value::Term(v)) => {
+            let tokens = CatalogSchema::name_tokens(v);
+            if tokens.is_empty() {
+                return error(format!("'{v}' holds no letters or digits to search for"));
+            }
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = tokens
+                .iter()
+                .map(|t| {
+                    (
+                        Occur::Must,
+                        term_query(Term::from_field_text(schema.name, t)),
+                    )
+                })
+                .collect();
+            Ok(if clauses.len() == 1 {
+                clauses.remove(0).1
+            } else {
+                Box::new(BooleanQuery::new(clauses))
+            })
+        }
+        (FieldKind::Path | FieldKind::Name, Value::Range(..)) => {
+            error(format!("{name} takes a value or a glob, not a range"))
+        }
+        (FieldKind::Keyword, _) => keyword_query(name, value, schema),
+        (FieldKind::Number, _) => number_query(name, value, schema),
+        (FieldKind::Date, _) => date_query(name, value, schema),
+    }
+}
+
+/// Lowercases a keyword value and adds the letter users often leave out of tiles and baselines.
+fn normalize_keyword(field: &str, value: &str) -> String {
+    let lower = value.to_lowercase();
+    let bytes = lower.as_bytes();
+    match field {
+        "tile" if bytes.len() == 5 && bytes[..2].iter().all(u8::is_ascii_digit) => {
+            format!("t{lower}")
+        }
+        "baseline" if bytes.len() == 4 && bytes.iter().all(u8::is_ascii_digit) => {
+            format!("n{lower}")
+        }
+        _ => lower,
+    }
+}
+
+fn keyword_query(
+    name: &str,
+    value: &Value,
+    schema: &CatalogSchema,
+) -> Result<Box<dyn Query>, QueryError> {
+    let field = schema
+        .field(name)
+        .expect("every keyword field is in the schema");
+    match value {
+        Value::Term(v) if is_glob(v) => regex_query(&glob_to_regex(&v.to_lowercase(), ".*"), field),
+        Value::Term(v) => {
+            let v = normalize_keyword(name, v);
+            if name == "state" && v != "disk" && v != "tape" {
+                return error(format!("state is 'disk' or 'tape', not '{v}'"));
+            }
+            Ok(term_query(Term::from_field_text(field, &v)))
+        }
+        Value::Range(low, high) => {
+            let term = |v: &String| Term::from_field_text(field, &normalize_keyword(name, v));
+            Ok(Box::new(RangeQuery::new(
+                low.as_ref().map(term),
+                high.as_ref().map(term),
+            )))
+        }
+    }
+}
+
+/// Reads a number; sizes take decimal (`k`, `M`, `G`, `T`) and binary (`KiB`..`TiB`) units,
+/// orbits may keep the `R` of Sentinel-2 names.
+fn parse_number(name: &str, value: &str) -> Result<u64, QueryError> {
+    let text = if name == "orbit" {
+        value.trim_start_matches(['R', 'r'])
+    } else {
+        value
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let multiplier: u64 = match (name, unit.to_ascii_lowercase().as_str()) {
+        (_, "") => 1,
+        ("size", "k" | "kb") => 1_000,
+        ("size", "m" | "mb") => 1_000_000,
+        ("size", "g" | "gb") => 1_000_000_000,
+        ("size", "t" | "tb") => 1_000_000_000_000,
+        ("size", "kib") => 1 << 10,
+        ("size", "mib") => 1 << 20,
+        ("size", "gib") => 1 << 30,
+        ("size", "tib") => 1 << 40,
+        _ => return error(format!("{name} takes a whole number, not '{value}'")),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(|| QueryError {
+            problem: format!("{name} takes a whole number, not '{value}'"),
+        })
+}
+
+fn number_query(
+    name: &str,
+    value: &Value,
+    schema: &CatalogSchema,
+) -> Result<Box<dyn Query>, QueryError> {
+    let field = schema
+        .field(name)
+        .expect("every number field is in the schema");
+    match value {
+        Value::Term(v) if v == "*" => Ok(Box::new(RangeQuery::new(
+            Bound::Unbounded,
+            Bound::Unbounded,
+        ))),
+        Value::Term(v) => Ok(term_query(Term::from_field_u64(
+            field,
+            parse_number(name, v)?,
+        ))),
+        Value::Range(low, high) => {
+            let term = |v: &String| parse_number(name, v).map(|n| Term::from_field_u64(field, n));
+            Ok(Box::new(RangeQuery::new(
+                map_bound(low, term)?,
+                map_bound(high, term)?,
+            )))
+        }
+    }
+}
+
+fn map_bound<T>(
+    bound: &Bound<String>,
+    f: impl Fn(&String) -> Result<T, QueryError>,
+) -> Result<Bound<T>, QueryError> {
+    Ok(match bound {
+        Bound::Included(v) => Bound::Included(f(v)?),
+        Bound::Excluded(v) => Bound::Excluded(f(v)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+/// The span a date value covers: a year, a month, a day, or one second for an instant.
+pub fn date_span(value: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let number = |s: &str| s.parse::<u32>().ok();
+    let parts: Vec<&str> = value.split('-').collect();
+    let day = |y: i32, m: u32, d: u32| {
+        Date::from_calendar_date(
+            y,
+            Month::try_from(u8::try_from(m).ok()?).ok()?,
+            u8::try_from(d).ok()?,
+        )
+        .ok()
+    };
+    let start_of = |date: Date| PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc();
+    if value.len() >= 19
+        && value
+            .as_bytes()
+            .get(10)
+            .is_some_and(|b| *b == b'T' || *b == b' ')
+    {
+        let text = value.replacen(' ', "T", 1);
+        let instant = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .or_else(|_| {
+                PrimitiveDateTime::parse(
+                    &text,
+                    &time::macros::format_description!(
+                        "[year]-[month]-[day]T[hour]:[minute]:[second]"
+                    ),
+                )
+                .map(PrimitiveDateTime::assume_utc)
+            })
+            .ok()?;
+        return Some((instant, instant + time::Duration::SECOND));
+    }
+    match parts.as_slice() {
+        [y] if y.len() == 4 => {
+            let year = i32::try_from(number(y)?).ok()?;
+            Some((start_of(day(year, 1, 1)?), start_of(day(year + 1, 1, 1)?)))
+        }
+        [y, m] if y.len() == 4 && m.len() == 2 => {
+            let year = i32::try_from(number(y)?).ok()?;
+            let month = number(m)?;
+            let start = day(year, month, 1)?;
+            let next = if month == 12 {
+                day(year + 1, 1, 1)?
+            } else {
+                day(year, month + 1, 1)?
+            };
+            Some((start_of(start), start_of(next)))
+        }
+        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
+            let start = day(i32::try_from(number(y)?).ok()?, number(m)?, number(d)?)?;
+            Some((start_of(start), start_of(start.next_day()?)))
+        }
+        _ => None,
+    }
+}
+
+fn date_query(
+    name: &str,
+    value: &Value,
+    schema: &CatalogSchema,
+) -> Result<Box<dyn Query>, QueryError> {
+    let field = schema
+        .field(name)
+        .expect("every date field is in the schema");
+    let span = |v: &String| {
+        date_span(v).ok_or_else(|| QueryError {
+            problem: format!("{name} takes a date such as 2023, 2023-06, 2023-06-15 or 2023-06-15T10:00:00Z, not '{v}'"),
+        })
+    };
+    let term = |t: OffsetDateTime| {
+        Term::from_field_date(field, DateTime::from_timestamp_secs(t.unix_timestamp()))
+    };
+    // Every bound becomes inclusive-start / exclusive-end so that a day, month or year
+    // counts whole: `<=2023-06` takes all of June, `>2023-06` starts in July.
+    let (low, high) = match value {
+        Value::Term(v) if v == "*" => (Bound::Unbounded, Bound::Unbounded),
+        Value::Term(v) => {
+            let (start, end) = span(v)?;
+            (Bound::Included(term(start)), Bound::Excluded(term(end)))
+        }
+        Value::Range(low, high) => {
+            let low = match low {
+                Bound::Included(v) => Bound::Included(term(span(v)?.0)),
+                Bound::Excluded(v) => Bound::Included(term(span(v)?.1)),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let high = match high {
+                Bound::Included(v) => Bound::Excluded(term(span(v)?.1)),
+                Bound::Excluded(v) => Bound::Excluded(term(span(v)?.0)),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            (low, high)
+        }
+    };
+    Ok(Box::new(RangeQuery::new(low, high)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(field: &str, value: &str) -> Node {
+        clause(Some(field), Value::Term(value.into()))
+    }
+
+    #[test]
+    fn parses_boolean_structure() {
+        assert_eq!(
+            parse("tile:T60WWV AND sat:S2A").unwrap(),
+            Node::And(vec![term("tile", "T60WWV"), term("sat", "S2A")])
+        );
+        assert_eq!(
+            parse("sat:S2A sat:S2B OR -level:L2A").unwrap(),
+            Node::Or(vec![
+                Node::And(vec![term("sat", "S2A"), term("sat", "S2B")]),
+                Node::Not(Box::new(term("level", "L2A"))),
+            ])
+        );
+        assert_eq!(
+            parse("sat:(S2A OR S2B)").unwrap(),
+            Node::Or(vec![term("sat", "S2A"), term("sat", "S2B")])
+        );
+        assert_eq!(
+            parse("T60WWV").unwrap(),
+            clause(None, Value::Term("T60WWV".into()))
+        );
+        assert_eq!(
+            parse("NOT (a OR b)").unwrap(),
+            Node::Not(Box::new(Node::Or(vec![
+                clause(None, Value::Term("a".into())),
+                clause(None, Value::Term("b".into()))
+            ])))
+        );
+    }
+
+    #[test]
+    fn parses_ranges_and_comparisons() {
+        assert_eq!(
+            parse("orbit:[100 TO 120]").unwrap(),
+            clause(
+                Some("orbit"),
+                Value::Range(Bound::Included("100".into()), Bound::Included("120".into()))
+            )
+        );
+        assert_eq!(
+            parse("date:{2023 TO *]").unwrap(),
+            clause(
+                Some("date"),
+                Value::Range(Bound::Excluded("2023".into()), Bound::Unbounded)
+            )
+        );
+        assert_eq!(
+            parse("size:>=10").unwrap(),
+            clause(
+                Some("size"),
+                Value::Range(Bound::Included("10".into()), Bound::Unbounded)
+            )
+        );
+        assert_eq!(
+            parse("date:<2023-01-01").unwrap(),
+            clause(
+                Some("date"),
+                Value::Range(Bound::Unbounded, Bound::Excluded("2023-01-01".into()))
+            )
+        );
+    }
+
+    #[test]
+    fn reports_errors_in_one_line() {
+        for (query, needle) in [
+            ("tiel:T60WWV", "unknown field 'tiel'"),
+            ("(sat:S2A", "never closed"),
+            ("sat:S2A)", "unmatched ')'"),
+            ("", "empty"),
+            ("orbit:[1 120]", "TO"),
+            ("sat:", "no value"),
+            ("\"abc", "never closed"),
+        ] {
+            let message = parse(query).unwrap_err().to_string();
+            assert!(message.contains(needle), "{query}: {message}");
+            assert!(message.contains("known fields: path, name"), "{message}");
+            assert!(!message.contains('\n'));
+        }
+        let schema = CatalogSchema::new();
+        for (query, needle) in [
+            ("orbit:abc", "whole number"),
+            ("date:2023-13", "takes a date"),
+            ("state:lost", "disk"),
+            ("name:[a TO b]", "not a range"),
+            ("size:5parsecs", "whole number"),
+        ] {
+            let message = compile(query, &schema).expect_err(query).to_string();
+            assert!(message.contains(needle), "{query}: {message}");
+        }
+    }
+
+    #[test]
+    fn date_values_cover_whole_periods() {
+        let (start, end) = date_span("2023").unwrap();
+        assert_eq!((start.year(), end.year()), (2023, 2024));
+        let (start, end) = date_span("2023-12").unwrap();
+        assert_eq!(
+            (start.month(), end.month(), end.year()),
+            (Month::December, Month::January, 2024)
+        );
+        let (start, end) = date_span("2023-06-15").unwrap();
+        assert_eq!(end - start, time::Duration::DAY);
+        let (start, end) = date_span("2023-06-15T10:00:00Z").unwrap();
+        assert_eq!(end - start, time::Duration::SECOND);
+        assert!(date_span("2023-02-30").is_none());
+        assert!(date_span("yesterday").is_none());
+    }
+
+    #[test]
+    fn globs_translate_like_fnmatch() {
+        assert_eq!(glob_to_regex("*_N0500_*", "[^/]*"), "[^/]*_N0500_[^/]*");
+        assert_eq!(glob_to_regex("a?c.zip", ".*"), "a.c\\.zip");
+        assert_eq!(glob_to_regex("[!ab]x", ".*"), "[^ab]x");
+        assert_eq!(glob_to_regex("[x", ".*"), "\\[x");
+    }
+
+    #[test]
+    fn keywords_are_normalized() {
+        assert_eq!(normalize_keyword("tile", "60WWV"), "t60wwv");
+        assert_eq!(normalize_keyword("tile", "T60WWV"), "t60wwv");
+        assert_eq!(normalize_keyword("baseline", "0204"), "n0204");
+        assert_eq!(normalize_keyword("sat", "s2a"), "s2a");
+        assert_eq!(parse_number("orbit", "R122").unwrap(), 122);
+        assert_eq!(parse_number("size", "1G").unwrap(), 1_000_000_000);
+        assert_eq!(parse_number("size", "2KiB").unwrap(), 2048);
+        assert!(parse_number("orbit", "1G").is_err());
+        assert!(parse_number("size", "99999999999999999999").is_err());
+    }
+}

@@ -1,0 +1,490 @@
+//! Reading the index: complete, sorted answers to queries.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::{AllQuery, Query};
+use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::{
+    DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
+    TantivyDocument,
+};
+
+use crate::error::{CatalogError, Result};
+use crate::layout::{BuildInfo, IndexDir};
+use crate::record::{Entry, FileRecord, State};
+use crate::schema::{CatalogSchema, FieldKind, FIELDS, SCHEMA_VERSION};
+
+/// The order of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    /// By sensing date, then path (files without a date last).
+    #[default]
+    Date,
+    /// By path.
+    Path,
+    /// By size, then path.
+    Size,
+}
+
+/// One matching document with the facts read from its columns, before its path is fetched.
+#[derive(Debug, Clone, Copy)]
+struct Hit {
+    segment: SegmentOrdinal,
+    doc: DocId,
+    date: Option<i64>,
+    size: Option<u64>,
+    mtime: Option<i64>,
+    state: Option<State>,
+}
+
+/// One file that matches a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Match {
+    /// Absolute path.
+    pub path: String,
+    /// Sensing start, seconds since the epoch.
+    pub date: Option<i64>,
+    /// Size in bytes.
+    pub size: Option<u64>,
+    /// Modification time, seconds since the epoch.
+    pub mtime: Option<i64>,
+    /// On disk or on tape.
+    pub state: Option<State>,
+}
+
+impl Match {
+    /// Every field of the file.
+    pub fn entry(&self) -> Entry {
+        Entry::from_record(&FileRecord {
+            path: self.path.clone(),
+            size: self.size,
+            mtime: self.mtime,
+            state: self.state,
+        })
+    }
+}
+
+/// Files, bytes, and their split between disk and tape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Matching files.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+    /// Files on disk.
+    pub disk_files: u64,
+    /// Bytes on disk.
+    pub disk_bytes: u64,
+    /// Files on tape.
+    pub tape_files: u64,
+    /// Bytes on tape.
+    pub tape_bytes: u64,
+}
+
+impl Summary {
+    fn add(&mut self, hit: &Hit) {
+        let size = hit.size.unwrap_or(0);
+        self.files += 1;
+        self.bytes += size;
+        match hit.state {
+            Some(State::Disk) => {
+                self.disk_files += 1;
+                self.disk_bytes += size;
+            }
+            Some(State::Tape) => {
+                self.tape_files += 1;
+                self.tape_bytes += size;
+            }
+            None => {}
+        }
+    }
+}
+
+/// All matches of a query, in the order asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Hits {
+    /// The matches, sorted, possibly cut to a limit.
+    pub matches: Vec<Match>,
+    /// Totals over every match, before any limit.
+    pub summary: Summary,
+}
+
+/// An opened index, ready for queries.
+pub struct Catalog {
+    index: Index,
+    reader: IndexReader,
+    schema: CatalogSchema,
+    info: BuildInfo,
+    dir: PathBuf,
+    generation: PathBuf,
+}
+
+/// Opens the tantivy index of one generation and checks its schema version.
+fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, BuildInfo)> {
+    let index = Index::open_in_dir(generation)?;
+    let payload = index.load_metas()?.payload;
+    let info: BuildInfo = payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default();
+    if info.schema_version != SCHEMA_VERSION {
+        return Err(CatalogError::SchemaMismatch {
+            dir: dir.to_path_buf(),
+            found: info.schema_version,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    CatalogSchema::register_tokenizers(&index);
+    Ok((index, info))
+}
+
+impl Catalog {
+    /// Opens the current index in `dir`.
+    pub fn open(dir: &Path) -> Result<Catalog> {
+        let generation = IndexDir::new(dir)
+            .current()
+            .ok_or_else(|| CatalogError::NoIndex(dir.to_path_buf()))?;
+        let (index, info) = open_generation(dir, &generation)?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Catalog {
+            index,
+            reader,
+            schema: CatalogSchema::new(),
+            info,
+            dir: dir.to_path_buf(),
+            generation,
+        })
+    }
+
+    /// Picks up what a rebuild committed since this catalog was opened: a new commit in the same
+    /// generation, or a new generation. Returns whether anything changed. On error the catalog
+    /// keeps answering from what it had.
+    pub fn refresh(&mut self) -> Result<bool> {
+        let current = IndexDir::new(&self.dir).current();
+        if current.as_ref() != Some(&self.generation) {
+            *self = Catalog::open(&self.dir)?;
+            return Ok(true);
+        }
+        let info: BuildInfo = self
+            .index
+            .load_metas()?
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default();
+        if info == self.info {
+            return Ok(false);
+        }
+        self.reader.reload()?;
+        self.info = info;
+        Ok(true)
+    }
+
+    /// The tantivy index.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// The schema and its field handles.
+    pub fn schema(&self) -> &CatalogSchema {
+        &self.schema
+    }
+
+    /// Facts about the build that produced this index.
+    pub fn info(&self) -> &BuildInfo {
+        &self.info
+    }
+
+    /// The index directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of documents.
+    pub fn documents(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    /// Bytes the current generation takes on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        std::fs::read_dir(&self.generation)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| e.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Parses query text against this index's schema.
+    pub fn parse(&self, text: &str) -> Result<Box<dyn Query>> {
+        Ok(crate::query::compile(text, &self.schema)?)
+    }
+
+    /// Every match of `query`, sorted by `sort`, keeping at most `limit` after skipping `offset`.
+    pub fn search(
+        &self,
+        query: &dyn Query,
+        sort: SortKey,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> Result<Hits> {
+        let mut matches = Vec::new();
+        let summary = self.for_each_match(query, sort, offset, limit, |m| {
+            matches.push(m);
+            Ok(())
+        })?;
+        Ok(Hits { matches, summary })
+    }
+
+    /// Like [`Catalog::search`], but hands the matches to `emit` one by one, fetching paths a
+    /// window at a time: a million-file answer never holds a million paths. Sorting by path
+    /// needs them all. Returns the totals over every match; stops at the first error of `emit`.
+    pub fn for_each_match(
+        &self,
+        query: &dyn Query,
+        sort: SortKey,
+        offset: usize,
+        limit: Option<usize>,
+        mut emit: impl FnMut(Match) -> std::io::Result<()>,
+    ) -> Result<Summary> {
+        const WINDOW: usize = 1 << 16;
+        let mut hits = self.reader.searcher().search(query, &HitCollector)?;
+        let summary = hits.iter().fold(Summary::default(), |mut summary, hit| {
+            summary.add(hit);
+            summary
+        });
+        let key = |h: &Hit| match sort {
+            SortKey::Date => (h.date.is_none(), h.date.unwrap_or(0) as i128),
+            SortKey::Size => (false, h.size.map_or(-1, i128::from)),
+            SortKey::Path => (false, 0),
+        };
+        hits.sort_unstable_by_key(key);
+        let end = limit.map_or(hits.len(), |l| offset.saturating_add(l).min(hits.len()));
+        let mut start = 0;
+        while start < end {
+            // A window never splits hits of equal key, whose order is decided by their paths.
+            let mut stop = if sort == SortKey::Path {
+                hits.len()
+            } else {
+                (start + WINDOW).min(hits.len())
+            };
+            while stop < hits.len() && key(&hits[stop]) == key(&hits[stop - 1]) {
+                stop += 1;
+            }
+            if stop > offset {
+                let window = &hits[start..stop];
+                let mut paths = self.paths(window)?;
+                let mut order: Vec<usize> = (0..window.len()).collect();
+                order.sort_by(|&a, &b| {
+                    (key(&window[a]), &paths[a]).cmp(&(key(&window[b]), &paths[b]))
+                });
+                for (rank, i) in order.into_iter().enumerate() {
+                    let position = start + rank;
+                    if position < offset || position >= end {
+                        continue;
+                    }
+                    let hit = &window[i];
+                    emit(Match {
+                        path: std::mem::take(&mut paths[i]),
+                        date: hit.date,
+                        size: hit.size,
+                        mtime: hit.mtime,
+                        state: hit.state,
+                    })
+                    .map_err(CatalogError::Output)?;
+                }
+            }
+            start = stop;
+        }
+        Ok(summary)
+    }
+
+    /// Totals over every match of `query`, without fetching paths.
+    pub fn count(&self, query: &dyn Query) -> Result<Summary> {
+        let hits = self.reader.searcher().search(query, &HitCollector)?;
+        Ok(hits.iter().fold(Summary::default(), |mut summary, hit| {
+            summary.add(hit);
+            summary
+        }))
+    }
+
+    /// The stored paths of `hits`, in the same order; reads the doc store in document order so
+    /// each compressed block is decompressed once.
+    fn paths(&self, hits: &[Hit]) -> Result<Vec<String>> {
+        let searcher = self.reader.searcher();
+        let mut order: Vec<usize> = (0..hits.len()).collect();
+        order.sort_unstable_by_key(|&i| (hits[i].segment, hits[i].doc));
+        let mut paths = vec![String::new(); hits.len()];
+        let mut store = None;
+        for i in order {
+            let hit = &hits[i];
+            let reader = match &store {
+                Some((segment, reader)) if *segment == hit.segment => reader,
+                _ => {
+                    let reader = searcher.segment_reader(hit.segment).get_store_reader(4)?;
+                    &store.insert((hit.segment, reader)).1
+                }
+            };
+            let doc: TantivyDocument = reader.get(hit.doc)?;
+            if let Some(path) = doc.get_first(self.schema.path).and_then(|v| v.as_str()) {
+                paths[i] = path.to_string();
+            }
+        }
+        Ok(paths)
+    }
+
+    /// The fingerprints of every live document, for incremental rebuilds.
+    pub fn fingerprints(&self) -> Result<Vec<u64>> {
+        let searcher = self.reader.searcher();
+        let mut fingerprints = Vec::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let column = segment.fast_fields().u64("fingerprint")?;
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if alive.is_none_or(|a| a.is_alive(doc)) {
+                    fingerprints.extend(column.first(doc));
+                }
+            }
+        }
+        Ok(fingerprints)
+    }
+
+    /// The values of a keyword field with their document counts, most frequent first.
+    pub fn values(&self, field: &str) -> Result<Vec<(String, u64)>> {
+        let Some(handle) = self
+            .schema
+            .field(field)
+            .filter(|_| matches!(crate::schema::field_kind(field), Some(FieldKind::Keyword)))
+        else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(handle)?;
+            let mut terms = inverted.terms().stream()?;
+            while terms.advance() {
+                let Ok(term) = std::str::from_utf8(terms.key()) else {
+                    continue;
+                };
+                let mut docs = inverted
+                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)?;
+                let alive = segment.alive_bitset();
+                let mut live = 0u64;
+                let mut doc = docs.doc();
+                while doc != tantivy::TERMINATED {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        live += 1;
+                    }
+                    doc = docs.advance();
+                }
+                if live > 0 {
+                    *counts.entry(term.to_string()).or_default() += live;
+                }
+            }
+        }
+        let mut values: Vec<(String, u64)> = counts.into_iter().collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(values)
+    }
+
+    /// Documents per collection, from the `collection` field.
+    pub fn collections(&self) -> Result<Vec<(String, u64)>> {
+        self.values("collection")
+    }
+
+    /// Every document, for whole-index operations.
+    pub fn all(&self) -> Box<dyn Query> {
+        Box::new(AllQuery)
+    }
+
+    /// Field names with their kinds, in the order users see them.
+    pub fn fields() -> &'static [(&'static str, FieldKind)] {
+        FIELDS
+    }
+}
+
+/// Gathers every match with its column values.
+struct HitCollector;
+
+struct SegmentHits {
+    segment: SegmentOrdinal,
+    date: Column<tantivy::DateTime>,
+    size: Column<u64>,
+    mtime: Column<tantivy::DateTime>,
+    state: Option<(StrColumn, Option<u64>, Option<u64>)>,
+    hits: Vec<Hit>,
+}
+
+impl Collector for HitCollector {
+    type Fruit = Vec<Hit>;
+    type Child = SegmentHits;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentHits> {
+        let fast = reader.fast_fields();
+        let state = fast.str("state")?.map(|column| {
+            let ord = |value: &str| column.dictionary().term_ord(value).ok().flatten();
+            let (disk, tape) = (ord("disk"), ord("tape"));
+            (column, disk, tape)
+        });
+        Ok(SegmentHits {
+            segment,
+            date: fast.date("date")?,
+            size: fast.u64("size")?,
+            mtime: fast.date("mtime")?,
+            state,
+            hits: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
+        Ok(fruits.concat())
+    }
+}
+
+impl SegmentCollector for SegmentHits {
+    type Fruit = Vec<Hit>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let state = self.state.as_ref().and_then(|(column, disk, tape)| {
+            let ord = column.term_ords(doc).next()?;
+            if Some(ord) == *disk {
+                Some(State::Disk)
+            } else if Some(ord) == *tape {
+                Some(State::Tape)
+            } else {
+                None
+            }
+        });
+        self.hits.push(Hit {
+            segment: self.segment,
+            doc,
+            date: self.date.first(doc).map(|d| d.into_timestamp_secs()),
+            size: self.size.first(doc),
+            mtime: self.mtime.first(doc).map(|d| d.into_timestamp_secs()),
+            state,
+        });
+    }
+
+    fn harvest(self) -> Vec<Hit> {
+        self.hits
+    }
+}

@@ -1,0 +1,79 @@
+//! `catalog query`: the complete list of files matching a query.
+
+use std::path::PathBuf;
+
+use catalog_index::search::SortKey;
+use catalog_index::Catalog;
+
+use super::IndexLocation;
+use crate::output::{self, Format, Sink};
+
+/// Arguments of `catalog query`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// The query, e.g. "tile:T60WWV AND sat:S2A" or "sat:S2A AND date:2019"
+    query: String,
+    #[command(flatten)]
+    index: IndexLocation,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    format: Format,
+    /// Print only the number of matches (and the summary)
+    #[arg(long)]
+    count: bool,
+    /// Print at most N matches (default: all; a file list must be complete)
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Order of the answer
+    #[arg(long, value_enum, default_value = "date")]
+    sort: Sort,
+    /// Write to FILE atomically instead of standard output
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Do not print the summary line on standard error
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Sort {
+    Date,
+    Path,
+    Size,
+}
+
+impl From<Sort> for SortKey {
+    fn from(sort: Sort) -> SortKey {
+        match sort {
+            Sort::Date => SortKey::Date,
+            Sort::Path => SortKey::Path,
+            Sort::Size => SortKey::Size,
+        }
+    }
+}
+
+/// Runs the query and writes the answer.
+pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::open(&args.index.path()?)?;
+    let query = catalog.parse(&args.query)?;
+    if args.count {
+        let summary = catalog.count(query.as_ref())?;
+        println!("{}", summary.files);
+        if !args.quiet {
+            eprintln!("{}", output::summary_line(&summary));
+        }
+        return Ok(());
+    }
+    let hits = catalog.search(query.as_ref(), args.sort.into(), 0, args.limit)?;
+    let mut sink = Sink::open(args.out.as_deref())?;
+    let written =
+        output::write_matches(&mut sink, args.format, &hits.matches).and_then(|()| sink.finish());
+    match written {
+        Err(error) if output::is_broken_pipe(&error) => return Ok(()),
+        other => other?,
+    }
+    if !args.quiet {
+        eprintln!("{}", output::summary_line(&hits.summary));
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `catalog`: index an earth-observation archive's file names, answer queries with complete file
+//! lists, and stage them through a Chiller-compatible tape recall service.
+
+mod commands;
+mod exit;
+mod output;
+mod progress;
+mod sample;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Index a Sentinel archive's file names and turn queries into staging file lists.
+///
+/// Exit codes: 0 success, 1 error, 2 bad usage or query, 3 another rebuild is running,
+/// 4 refused because a root is empty or shrank, 5 a root is missing or unreadable,
+/// 6 no index (or an index of another schema).
+#[derive(Debug, Parser)]
+#[command(name = "catalog", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Crawl archive roots (or read a policy-scan list) and build or update the index.
+    Index(commands::index::IndexArgs),
+    /// Answer a query with the matching files.
+    Query(commands::query::QueryArgs),
+    /// Show the fields parsed from product names, one JSON object per name.
+    Parse(commands::parse::ParseArgs),
+    /// Show what the index holds: documents, size, collections, last build.
+    Stats(commands::stats::StatsArgs),
+    /// Generate a realistic sample archive in the EODC layout.
+    Sample(sample::SampleArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Index(args) => commands::index::run(args),
+        Command::Query(args) => commands::query::run(args),
+        Command::Parse(args) => commands::parse::run(args),
+        Command::Stats(args) => commands::stats::run(args),
+        Command::Sample(args) => sample::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("catalog: {}", exit::one_line(&error));
+            ExitCode::from(exit::code(&error))
+        }
+    }
+}

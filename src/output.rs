@@ -1,0 +1,146 @@
+//! Writing answers: to stdout, or atomically to a file, in the formats users ask for.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use catalog_index::schema::FIELDS;
+use catalog_index::search::Match;
+use indicatif::HumanBytes;
+
+/// Output formats of `catalog query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Absolute paths, one per line: the file list Chiller takes.
+    #[default]
+    Paths,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// Where an answer goes: stdout, or a temporary file renamed over the target when complete, so
+/// that a reader never sees half a list.
+pub enum Sink {
+    /// Standard output.
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    /// A temporary file beside the target.
+    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+}
+
+impl Sink {
+    /// Opens standard output, or a temporary file beside `path`.
+    pub fn open(path: Option<&Path>) -> anyhow::Result<Sink> {
+        Ok(match path {
+            None => Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
+            Some(path) => {
+                let dir = path
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let file = tempfile::NamedTempFile::new_in(dir)
+                    .with_context(|| format!("cannot write in {}", dir.display()))?;
+                Sink::File(BufWriter::with_capacity(1 << 16, file), path.to_path_buf())
+            }
+        })
+    }
+
+    /// Flushes, and for a file renames it into place.
+    pub fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Stdout(mut out) => Ok(out.flush()?),
+            Sink::File(out, path) => {
+                let file = out.into_inner().map_err(|e| e.into_error())?;
+                file.as_file().sync_all()?;
+                file.persist(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Stdout(out) => out.write(buf),
+            Sink::File(out, _) => out.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Stdout(out) => out.flush(),
+            Sink::File(out, _) => out.flush(),
+        }
+    }
+}
+
+/// Writes matches in a format.
+pub fn write_matches(
+    out: &mut impl Write,
+    format: Format,
+    matches: &[Match],
+) -> anyhow::Result<()> {
+    match format {
+        Format::Paths => {
+            for m in matches {
+                out.write_all(m.path.as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Json => {
+            out.write_all(b"[")?;
+            for (i, m) in matches.iter().enumerate() {
+                out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut *out, &m.entry())?;
+            }
+            out.write_all(b"\n]\n")?;
+        }
+        Format::Ndjson => {
+            for m in matches {
+                serde_json::to_writer(&mut *out, &m.entry())?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Csv => {
+            let mut csv = csv::Writer::from_writer(out);
+            csv.write_record(FIELDS.iter().map(|(name, _)| *name))?;
+            for m in matches {
+                let value = serde_json::to_value(m.entry())?;
+                csv.write_record(FIELDS.iter().map(|(name, _)| match &value[*name] {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }))?;
+            }
+            csv.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// `1234 files, 1.2 TiB (on disk: 10 files, 40 KiB; on tape: 1224 files, 1.2 TiB)`.
+pub fn summary_line(summary: &catalog_index::search::Summary) -> String {
+    format!(
+        "{} files, {} (on disk: {} files, {}; on tape: {} files, {})",
+        summary.files,
+        HumanBytes(summary.bytes),
+        summary.disk_files,
+        HumanBytes(summary.disk_bytes),
+        summary.tape_files,
+        HumanBytes(summary.tape_bytes)
+    )
+}
+
+/// Whether an error is a closed pipe (as with `catalog query ... | head`), which is no failure.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
