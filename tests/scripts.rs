@@ -1,0 +1,148 @@
+//! The cron wrapper `scripts/catalog-rebuild`, run for real over the real binary.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use common::{TestEnv, PRODUCTS};
+
+fn wrapper(env: &TestEnv) -> Command {
+    let mut cmd =
+        Command::new(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/catalog-rebuild"));
+    cmd.env("CATALOG", assert_cmd::cargo::cargo_bin("catalog"))
+        .env("CATALOG_INDEX", env.index());
+    cmd
+}
+
+fn lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_wrapper_prints_one_line_and_documented_exit_codes() {
+    let env = TestEnv::with_products();
+    let ok = wrapper(&env)
+        .arg("--json")
+        .arg("--root")
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let out = lines(&ok);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let summary: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(summary["files"], PRODUCTS.len());
+    assert!(ok.stderr.is_empty());
+
+    let text = wrapper(&env)
+        .arg("--root")
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(text.status.code(), Some(0));
+    assert_eq!(lines(&text).len(), 1);
+    assert!(
+        lines(&text)[0].starts_with("catalog-rebuild: ok: indexed 8 files"),
+        "{:?}",
+        lines(&text)
+    );
+
+    let missing = wrapper(&env)
+        .arg("--json")
+        .arg("--root")
+        .arg(env.path().join("unmounted"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(5));
+    let line: serde_json::Value = serde_json::from_str(&lines(&missing)[0]).unwrap();
+    assert_eq!(line["status"], "root-unreadable");
+    assert!(line["message"].as_str().unwrap().contains("unmounted"));
+
+    for i in 0..6 {
+        std::fs::remove_file(
+            env.root()
+                .join(env.product_path(PRODUCTS[i].0, PRODUCTS[i].1)),
+        )
+        .unwrap();
+    }
+    let shrunk = wrapper(&env)
+        .arg("--root")
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(shrunk.status.code(), Some(4));
+    assert_eq!(lines(&shrunk).len(), 1);
+    assert!(
+        lines(&shrunk)[0].starts_with("catalog-rebuild: refused: refused: "),
+        "{:?}",
+        lines(&shrunk)
+    );
+}
+
+#[test]
+fn two_wrappers_at_once_run_one_rebuild() {
+    let env = TestEnv::new();
+    let archive = env.path().join("sample");
+    let sample = env
+        .catalog()
+        .arg("sample")
+        .arg(&archive)
+        .args(["--files", "20000"])
+        .output()
+        .unwrap();
+    assert!(sample.status.success());
+    let start = || {
+        wrapper(&env)
+            .arg("--json")
+            .arg("--root")
+            .arg(&archive)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (first, second) = (start(), start());
+    let mut codes = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ]
+    .iter()
+    .map(|o| {
+        let line: serde_json::Value = serde_json::from_str(&lines(o)[0]).unwrap();
+        (o.status.code().unwrap(), line)
+    })
+    .collect::<Vec<_>>();
+    codes.sort_by_key(|(code, _)| *code);
+    assert_eq!(codes[0].0, 0, "{codes:?}");
+    assert_eq!(
+        codes[1].0, 3,
+        "the second wrapper found the first one running: {codes:?}"
+    );
+    assert_eq!(codes[1].1["status"], "busy");
+    assert!(!env.query("sat:S2A").is_empty());
+
+    // A rebuild holding the lock the same way makes the wrapper give up at once.
+    let lock = format!("{}.rebuild.lock", env.index().display());
+    let mut holder = Command::new("flock")
+        .args([&lock, "sleep", "5"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let busy = wrapper(&env).arg("--root").arg(&archive).output().unwrap();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(busy.status.code(), Some(3));
+    assert!(
+        lines(&busy)[0].contains("another rebuild"),
+        "{:?}",
+        lines(&busy)
+    );
+}
