@@ -4,7 +4,6 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tantivy::schema::Term;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::crawl::{check_root, crawl_root, CrawlErrors};
@@ -13,7 +12,7 @@ use crate::layout::{BuildInfo, IndexDir, RootCount};
 use crate::list::ListReader;
 use crate::record::{collection_of, FileRecord};
 use crate::schema::{CatalogSchema, SCHEMA_VERSION};
-use crate::search::Catalog;
+use crate::search::{Catalog, IndexedFile};
 use crate::sentinel::parse_name;
 
 /// Where the files to index come from.
@@ -75,7 +74,6 @@ pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument
     let name = record.name();
     doc.add_text(schema.path, &record.path);
     doc.add_text(schema.name, name);
-    doc.add_u64(schema.fingerprint, record.fingerprint());
     let text = |doc: &mut TantivyDocument, field: &str, value: &str| {
         doc.add_text(schema.field(field).expect("schema field"), value)
     };
@@ -129,23 +127,26 @@ pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument
     (doc, product.is_some())
 }
 
-/// Everything indexed so far, as sorted fingerprints, and which of them the build has seen.
+/// Everything indexed so far, sorted by fingerprint, and which of it the build has seen.
 struct Known {
-    fingerprints: Vec<u64>,
+    files: Vec<IndexedFile>,
     seen: Vec<bool>,
 }
 
 impl Known {
     fn load(catalog: &Catalog) -> Result<Known> {
-        let mut fingerprints = catalog.fingerprints()?;
-        fingerprints.sort_unstable();
-        let seen = vec![false; fingerprints.len()];
-        Ok(Known { fingerprints, seen })
+        let mut files = catalog.indexed_files()?;
+        files.sort_unstable_by_key(|f| f.fingerprint);
+        let seen = vec![false; files.len()];
+        Ok(Known { files, seen })
     }
 
     /// Marks a fingerprint seen; false when the index does not hold it.
     fn see(&mut self, fingerprint: u64) -> bool {
-        match self.fingerprints.binary_search(&fingerprint) {
+        match self
+            .files
+            .binary_search_by_key(&fingerprint, |f| f.fingerprint)
+        {
             Ok(i) => {
                 self.seen[i] = true;
                 true
@@ -154,12 +155,13 @@ impl Known {
         }
     }
 
-    fn unseen(&self) -> impl Iterator<Item = u64> + '_ {
-        self.fingerprints
+    fn unseen(&self) -> Vec<IndexedFile> {
+        self.files
             .iter()
             .zip(&self.seen)
             .filter(|(_, seen)| !**seen)
-            .map(|(fp, _)| *fp)
+            .map(|(f, _)| *f)
+            .collect()
     }
 }
 
@@ -309,10 +311,11 @@ pub fn build(
         }
         return Err(error);
     }
-    if let Some(known) = &known {
-        for fingerprint in known.unseen() {
-            writer.delete_term(Term::from_field_u64(schema.fingerprint, fingerprint));
-            report.removed += 1;
+    if let (Some(known), Some(catalog)) = (&known, &existing) {
+        let unseen = known.unseen();
+        if !unseen.is_empty() {
+            report.removed = unseen.len() as u64;
+            writer.delete_query(catalog.files_query(&unseen)?)?;
         }
     }
     let documents = report.unchanged + report.added;

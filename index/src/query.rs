@@ -7,9 +7,10 @@
 
 use std::ops::Bound;
 
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DateTime, Term};
+use tantivy::{DateTime, DocId, SegmentReader, Term};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use crate::schema::{field_kind, field_list, CatalogSchema, FieldKind};
@@ -407,6 +408,52 @@ fn regex_query(pattern: &str, field: Field) -> Result<Box<dyn Query>, QueryError
         .or_else(|e| error(format!("bad glob: {e}")))
 }
 
+/// Which paths a path clause accepts.
+#[derive(Debug, Clone)]
+enum PathMatcher {
+    Exact(String),
+    Pattern(regex::bytes::Regex),
+}
+
+/// Matches documents by their path column: the clause is resolved once per segment against the
+/// sorted path dictionary, then each candidate document is one column lookup.
+fn path_query(matcher: PathMatcher) -> Box<dyn Query> {
+    let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+        let column = segment.fast_fields().str("path")?;
+        let mut accepted = Vec::new();
+        if let Some(column) = &column {
+            let dictionary = column.dictionary();
+            accepted = vec![false; dictionary.num_terms()];
+            match &matcher {
+                PathMatcher::Exact(path) => {
+                    if let Some(ord) = dictionary.term_ord(path)? {
+                        accepted[ord as usize] = true;
+                    }
+                }
+                PathMatcher::Pattern(pattern) => {
+                    let mut terms = dictionary.stream()?;
+                    while terms.advance() {
+                        accepted[terms.term_ord() as usize] = pattern.is_match(terms.key());
+                    }
+                }
+            }
+        }
+        let ords = column.map(|c| c.ords().clone());
+        Ok(move |doc: DocId| {
+            ords.as_ref()
+                .and_then(|ords| ords.first(doc))
+                .is_some_and(|ord| accepted[ord as usize])
+        })
+    });
+    Box::new(DocPredicateQuery::from(predicate))
+}
+
+fn glob_matcher(regex: &str) -> Result<PathMatcher, QueryError> {
+    regex::bytes::Regex::new(&format!("^{regex}$"))
+        .map(PathMatcher::Pattern)
+        .or_else(|e| error(format!("bad glob: {e}")))
+}
+
 fn term_query(term: Term) -> Box<dyn Query> {
     Box::new(TermQuery::new(term, IndexRecordOption::Basic))
 }
@@ -421,12 +468,13 @@ fn clause_query(
     })?;
     match (kind, value) {
         (FieldKind::Path, Value::Term(v)) if is_glob(v) => {
-            regex_query(&glob_to_regex(v, ".*"), schema.path)
+            Ok(path_query(glob_matcher(&glob_to_regex(v, ".*"))?))
         }
-        (FieldKind::Path, Value::Term(v)) => Ok(term_query(Term::from_field_text(schema.path, v))),
-        (FieldKind::Name, Value::Term(v)) if is_glob(v) => {
-            regex_query(&format!(".*/{}", glob_to_regex(v, "[^/]*")), schema.path)
-        }
+        (FieldKind::Path, Value::Term(v)) => Ok(path_query(PathMatcher::Exact(v.clone()))),
+        (FieldKind::Name, Value::Term(v)) if is_glob(v) => Ok(path_query(glob_matcher(&format!(
+            "(?:.*/)?{}",
+            glob_to_regex(v, "[^/]*")
+        ))?)),
         (FieldKind::Name, Value::Term(v)) => {
             let tokens = CatalogSchema::name_tokens(v);
             if tokens.is_empty() {
@@ -490,10 +538,12 @@ fn keyword_query(
         }
         Value::Range(low, high) => {
             let term = |v: &String| Term::from_field_text(field, &normalize_keyword(name, v));
-            Ok(Box::new(RangeQuery::new(
-                low.as_ref().map(term),
-                high.as_ref().map(term),
-            )))
+            let low = match low.as_ref().map(term) {
+                // A range names its field through its bounds: an open one starts at "".
+                Bound::Unbounded => Bound::Included(Term::from_field_text(field, "")),
+                bound => bound,
+            };
+            Ok(Box::new(RangeQuery::new(low, high.as_ref().map(term))))
         }
     }
 }
@@ -541,19 +591,25 @@ fn number_query(
         .expect("every number field is in the schema");
     match value {
         Value::Term(v) if v == "*" => Ok(Box::new(RangeQuery::new(
-            Bound::Unbounded,
+            Bound::Included(Term::from_field_u64(field, 0)),
             Bound::Unbounded,
         ))),
-        Value::Term(v) => Ok(term_query(Term::from_field_u64(
-            field,
-            parse_number(name, v)?,
-        ))),
+        // An exact value is a one-value range: sizes have no term index, only a column.
+        Value::Term(v) => {
+            let term = Term::from_field_u64(field, parse_number(name, v)?);
+            Ok(Box::new(RangeQuery::new(
+                Bound::Included(term.clone()),
+                Bound::Included(term),
+            )))
+        }
         Value::Range(low, high) => {
             let term = |v: &String| parse_number(name, v).map(|n| Term::from_field_u64(field, n));
-            Ok(Box::new(RangeQuery::new(
-                map_bound(low, term)?,
-                map_bound(high, term)?,
-            )))
+            let low = match map_bound(low, term)? {
+                // A range names its field through its bounds: an open one starts at zero.
+                Bound::Unbounded => Bound::Included(Term::from_field_u64(field, 0)),
+                bound => bound,
+            };
+            Ok(Box::new(RangeQuery::new(low, map_bound(high, term)?)))
         }
     }
 }
@@ -663,6 +719,11 @@ fn date_query(
             };
             (low, high)
         }
+    };
+    let low = match low {
+        // A range names its field through its bounds: an open one starts at the earliest date.
+        Bound::Unbounded => Bound::Included(Term::from_field_date(field, DateTime::MIN)),
+        bound => bound,
     };
     Ok(Box::new(RangeQuery::new(low, high)))
 }

@@ -68,10 +68,28 @@ impl FileRecord {
     /// current. Its exact values may change between builds of catalog; a change only costs an
     /// incremental rebuild the rewrite of every document.
     pub fn fingerprint(&self) -> u64 {
-        let mut hasher = DefaultHasher::new();
-        (&self.path, self.size, self.mtime, self.state).hash(&mut hasher);
-        hasher.finish()
+        fingerprint(path_hash(&self.path), self.size, self.mtime, self.state)
     }
+}
+
+/// The hash of a path that [`fingerprint`] combines with the `stat` facts.
+pub fn path_hash(path: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    path.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The fingerprint of a file from its path hash and `stat` facts: computed from a crawl's
+/// record and from an indexed document alike.
+pub fn fingerprint(
+    path_hash: u64,
+    size: Option<u64>,
+    mtime: Option<i64>,
+    state: Option<State>,
+) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (path_hash, size, mtime, state).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Everything the catalog shows of one file: the fields a query can name, in their order.

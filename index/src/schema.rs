@@ -11,7 +11,7 @@ use tantivy::Index;
 
 /// Version of the on-disk layout; bumped whenever fields or their indexing change, so an old index
 /// is rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Tokenizer of `name`: splits on every non-alphanumeric character (`_ . -` in Sentinel names).
 const NAME_TOKENIZER: &str = "catalog_name";
@@ -76,12 +76,10 @@ pub fn field_kind(name: &str) -> Option<FieldKind> {
 pub struct CatalogSchema {
     /// The tantivy schema itself.
     pub schema: Schema,
-    /// Absolute path: stored for output, indexed whole for exact lookups and globs.
+    /// Absolute path: a dictionary-encoded column, which serves output, exact lookups and globs.
     pub path: Field,
     /// File name tokens.
     pub name: Field,
-    /// Fingerprint of path, size, mtime and state: how an incremental rebuild spots unchanged files.
-    pub fingerprint: Field,
     /// Keyword and numeric fields, by name.
     fields: Vec<(&'static str, Field)>,
 }
@@ -97,17 +95,9 @@ impl CatalogSchema {
                 .set_index_option(IndexRecordOption::Basic)
                 .set_fieldnorms(false),
         );
-        let path = builder.add_text_field(
-            "path",
-            TextOptions::default()
-                .set_indexing_options(
-                    TextFieldIndexing::default()
-                        .set_tokenizer("raw")
-                        .set_index_option(IndexRecordOption::Basic)
-                        .set_fieldnorms(false),
-                )
-                .set_stored(),
-        );
+        // The path column's dictionary holds every path once, sorted, in compressed blocks:
+        // smaller than a stored field, and it streams a whole answer's paths in order.
+        let path = builder.add_text_field("path", TextOptions::default().set_fast("raw"));
         let name = builder.add_text_field(
             "name",
             TextOptions::default().set_indexing_options(
@@ -116,10 +106,6 @@ impl CatalogSchema {
                     .set_index_option(IndexRecordOption::Basic)
                     .set_fieldnorms(false),
             ),
-        );
-        let fingerprint = builder.add_u64_field(
-            "fingerprint",
-            NumericOptions::default().set_indexed().set_fast(),
         );
         let mut fields = Vec::new();
         for &(field_name, kind) in FIELDS {
@@ -130,6 +116,12 @@ impl CatalogSchema {
                     builder.add_text_field(field_name, keyword.clone().set_fast("raw"))
                 }
                 FieldKind::Keyword => builder.add_text_field(field_name, keyword.clone()),
+                // Orbits take few values: a term index makes exact matches cheap. Sizes and
+                // dates are near-unique per file, so a term index would cost more than it saves;
+                // they are columns, and queries on them are range scans.
+                FieldKind::Number if field_name == "size" => {
+                    builder.add_u64_field(field_name, NumericOptions::default().set_fast())
+                }
                 FieldKind::Number => builder.add_u64_field(
                     field_name,
                     NumericOptions::default().set_indexed().set_fast(),
@@ -137,7 +129,6 @@ impl CatalogSchema {
                 FieldKind::Date => builder.add_date_field(
                     field_name,
                     DateOptions::default()
-                        .set_indexed()
                         .set_fast()
                         .set_precision(DateTimePrecision::Seconds),
                 ),
@@ -148,7 +139,6 @@ impl CatalogSchema {
             schema: builder.build(),
             path,
             name,
-            fingerprint,
             fields,
         }
     }

@@ -1,20 +1,21 @@
 //! Reading the index: complete, sorted answers to queries.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
+use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{AllQuery, Query};
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::schema::IndexRecordOption;
 use tantivy::{
     DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
-    TantivyDocument,
 };
 
 use crate::error::{CatalogError, Result};
 use crate::layout::{BuildInfo, IndexDir};
-use crate::record::{Entry, FileRecord, State};
+use crate::record::{fingerprint, path_hash, Entry, FileRecord, State};
 use crate::schema::{CatalogSchema, FieldKind, FIELDS, SCHEMA_VERSION};
 
 /// The order of an answer.
@@ -318,45 +319,127 @@ impl Catalog {
         }))
     }
 
-    /// The stored paths of `hits`, in the same order; reads the doc store in document order so
-    /// each compressed block is decompressed once.
+    /// The paths of `hits`, in the same order. Each segment's ordinals are resolved in sorted
+    /// order, so the path dictionary is read block by block, each block once.
     fn paths(&self, hits: &[Hit]) -> Result<Vec<String>> {
         let searcher = self.reader.searcher();
-        let mut order: Vec<usize> = (0..hits.len()).collect();
-        order.sort_unstable_by_key(|&i| (hits[i].segment, hits[i].doc));
         let mut paths = vec![String::new(); hits.len()];
-        let mut store = None;
-        for i in order {
-            let hit = &hits[i];
-            let reader = match &store {
-                Some((segment, reader)) if *segment == hit.segment => reader,
-                _ => {
-                    let reader = searcher.segment_reader(hit.segment).get_store_reader(4)?;
-                    &store.insert((hit.segment, reader)).1
+        let mut by_segment: Vec<Vec<(u64, usize)>> =
+            vec![Vec::new(); searcher.segment_readers().len()];
+        let mut columns = Vec::with_capacity(by_segment.len());
+        for segment in searcher.segment_readers() {
+            columns.push(segment.fast_fields().str("path")?);
+        }
+        for (i, hit) in hits.iter().enumerate() {
+            let ord = columns[hit.segment as usize]
+                .as_ref()
+                .and_then(|c| c.term_ords(hit.doc).next());
+            if let Some(ord) = ord {
+                by_segment[hit.segment as usize].push((ord, i));
+            }
+        }
+        for (wanted, column) in by_segment.iter_mut().zip(&columns) {
+            let Some(column) = column else { continue };
+            wanted.sort_unstable();
+            let mut ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
+            ords.dedup();
+            let mut resolved = Vec::with_capacity(ords.len());
+            column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                resolved.push(String::from_utf8_lossy(bytes).into_owned())
+            })?;
+            let mut next = ords.iter().zip(resolved).peekable();
+            for (ord, i) in wanted.iter() {
+                while next.peek().is_some_and(|(o, _)| *o < ord) {
+                    next.next();
                 }
-            };
-            let doc: TantivyDocument = reader.get(hit.doc)?;
-            if let Some(path) = doc.get_first(self.schema.path).and_then(|v| v.as_str()) {
-                paths[i] = path.to_string();
+                if let Some((_, path)) = next.peek() {
+                    paths[*i] = path.clone();
+                }
             }
         }
         Ok(paths)
     }
 
-    /// The fingerprints of every live document, for incremental rebuilds.
-    pub fn fingerprints(&self) -> Result<Vec<u64>> {
+    /// Every live document as an incremental rebuild knows it: its fingerprint, computed from
+    /// its path and `stat` columns as [`FileRecord::fingerprint`] computes it from a crawl.
+    pub fn indexed_files(&self) -> Result<Vec<IndexedFile>> {
         let searcher = self.reader.searcher();
-        let mut fingerprints = Vec::with_capacity(searcher.num_docs() as usize);
-        for segment in searcher.segment_readers() {
-            let column = segment.fast_fields().u64("fingerprint")?;
+        let mut files = Vec::with_capacity(searcher.num_docs() as usize);
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let columns = Columns::open(segment)?;
+            let Some(path) = &columns.path else { continue };
+            let mut hashes = Vec::with_capacity(path.dictionary().num_terms());
+            let mut terms = path.dictionary().stream()?;
+            while terms.advance() {
+                hashes.push(path_hash(&String::from_utf8_lossy(terms.key())));
+            }
             let alive = segment.alive_bitset();
             for doc in 0..segment.max_doc() {
-                if alive.is_none_or(|a| a.is_alive(doc)) {
-                    fingerprints.extend(column.first(doc));
+                if !alive.is_none_or(|a| a.is_alive(doc)) {
+                    continue;
                 }
+                let Some(ord) = path.term_ords(doc).next() else {
+                    continue;
+                };
+                files.push(IndexedFile {
+                    fingerprint: columns.fingerprint(hashes[ord as usize], doc),
+                    segment: segment_ord as SegmentOrdinal,
+                    path_ord: ord,
+                });
             }
         }
-        Ok(fingerprints)
+        Ok(files)
+    }
+
+    /// A query matching exactly the indexed versions of `files`: the same path with the same
+    /// `stat` facts. Deleting it removes those documents even after segments have merged, and
+    /// spares a newer document of the same path.
+    pub fn files_query(&self, files: &[IndexedFile]) -> Result<Box<dyn Query>> {
+        let searcher = self.reader.searcher();
+        let mut targets: HashMap<String, (u64, Vec<u64>)> = HashMap::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let Some(column) = segment.fast_fields().str("path")? else {
+                continue;
+            };
+            let mut wanted: Vec<&IndexedFile> = files
+                .iter()
+                .filter(|f| f.segment as usize == segment_ord)
+                .collect();
+            wanted.sort_unstable_by_key(|f| f.path_ord);
+            let ords: Vec<u64> = wanted.iter().map(|f| f.path_ord).collect();
+            let mut wanted = wanted.into_iter();
+            column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                let file = wanted.next().expect("one path per ordinal");
+                let path = String::from_utf8_lossy(bytes).into_owned();
+                let hash = path_hash(&path);
+                targets
+                    .entry(path)
+                    .or_insert_with(|| (hash, Vec::new()))
+                    .1
+                    .push(file.fingerprint);
+            })?;
+        }
+        let targets = std::sync::Arc::new(targets);
+        let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+            let columns = Columns::open(segment)?;
+            let mut by_ord: HashMap<u64, (u64, Vec<u64>)> = HashMap::new();
+            if let Some(path) = &columns.path {
+                for (target, found) in targets.iter() {
+                    if let Some(ord) = path.dictionary().term_ord(target)? {
+                        by_ord.insert(ord, found.clone());
+                    }
+                }
+            }
+            Ok(move |doc: DocId| {
+                let Some(ord) = columns.path.as_ref().and_then(|p| p.term_ords(doc).next()) else {
+                    return false;
+                };
+                by_ord.get(&ord).is_some_and(|(hash, fingerprints)| {
+                    fingerprints.contains(&columns.fingerprint(*hash, doc))
+                })
+            })
+        });
+        Ok(Box::new(DocPredicateQuery::from(predicate)))
     }
 
     /// The values of a keyword field with their document counts, most frequent first.
@@ -414,15 +497,73 @@ impl Catalog {
     }
 }
 
+/// A document as an incremental rebuild knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexedFile {
+    /// Hash of the path and `stat` facts; see [`FileRecord::fingerprint`].
+    pub fingerprint: u64,
+    segment: SegmentOrdinal,
+    path_ord: u64,
+}
+
+/// The columns of one segment that describe a file.
+struct Columns {
+    path: Option<StrColumn>,
+    date: Column<tantivy::DateTime>,
+    size: Column<u64>,
+    mtime: Column<tantivy::DateTime>,
+    state: Option<(StrColumn, Option<u64>, Option<u64>)>,
+}
+
+impl Columns {
+    fn open(segment: &SegmentReader) -> tantivy::Result<Columns> {
+        let fast = segment.fast_fields();
+        let state = fast.str("state")?.map(|column| {
+            let ord = |value: &str| column.dictionary().term_ord(value).ok().flatten();
+            let (disk, tape) = (ord("disk"), ord("tape"));
+            (column, disk, tape)
+        });
+        Ok(Columns {
+            path: fast.str("path")?,
+            date: fast.date("date")?,
+            size: fast.u64("size")?,
+            mtime: fast.date("mtime")?,
+            state,
+        })
+    }
+
+    fn state(&self, doc: DocId) -> Option<State> {
+        let (column, disk, tape) = self.state.as_ref()?;
+        let ord = column.term_ords(doc).next()?;
+        if Some(ord) == *disk {
+            Some(State::Disk)
+        } else if Some(ord) == *tape {
+            Some(State::Tape)
+        } else {
+            None
+        }
+    }
+
+    fn mtime(&self, doc: DocId) -> Option<i64> {
+        self.mtime.first(doc).map(|d| d.into_timestamp_secs())
+    }
+
+    fn fingerprint(&self, path_hash: u64, doc: DocId) -> u64 {
+        fingerprint(
+            path_hash,
+            self.size.first(doc),
+            self.mtime(doc),
+            self.state(doc),
+        )
+    }
+}
+
 /// Gathers every match with its column values.
 struct HitCollector;
 
 struct SegmentHits {
     segment: SegmentOrdinal,
-    date: Column<tantivy::DateTime>,
-    size: Column<u64>,
-    mtime: Column<tantivy::DateTime>,
-    state: Option<(StrColumn, Option<u64>, Option<u64>)>,
+    columns: Columns,
     hits: Vec<Hit>,
 }
 
@@ -435,18 +576,9 @@ impl Collector for HitCollector {
         segment: SegmentOrdinal,
         reader: &SegmentReader,
     ) -> tantivy::Result<SegmentHits> {
-        let fast = reader.fast_fields();
-        let state = fast.str("state")?.map(|column| {
-            let ord = |value: &str| column.dictionary().term_ord(value).ok().flatten();
-            let (disk, tape) = (ord("disk"), ord("tape"));
-            (column, disk, tape)
-        });
         Ok(SegmentHits {
             segment,
-            date: fast.date("date")?,
-            size: fast.u64("size")?,
-            mtime: fast.date("mtime")?,
-            state,
+            columns: Columns::open(reader)?,
             hits: Vec::new(),
         })
     }
@@ -464,23 +596,14 @@ impl SegmentCollector for SegmentHits {
     type Fruit = Vec<Hit>;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        let state = self.state.as_ref().and_then(|(column, disk, tape)| {
-            let ord = column.term_ords(doc).next()?;
-            if Some(ord) == *disk {
-                Some(State::Disk)
-            } else if Some(ord) == *tape {
-                Some(State::Tape)
-            } else {
-                None
-            }
-        });
+        let columns = &self.columns;
         self.hits.push(Hit {
             segment: self.segment,
             doc,
-            date: self.date.first(doc).map(|d| d.into_timestamp_secs()),
-            size: self.size.first(doc),
-            mtime: self.mtime.first(doc).map(|d| d.into_timestamp_secs()),
-            state,
+            date: columns.date.first(doc).map(|d| d.into_timestamp_secs()),
+            size: columns.size.first(doc),
+            mtime: columns.mtime(doc),
+            state: columns.state(doc),
         });
     }
 
