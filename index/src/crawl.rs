@@ -9,6 +9,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use jwalk::{ClientState, WalkDirGeneric};
+use rustix::fd::OwnedFd;
+use rustix::fs::{open, statat, AtFlags, Mode, OFlags};
 use serde::Serialize;
 
 use crate::record::{FileRecord, State};
@@ -156,8 +158,41 @@ fn count_io(errors: &mut CrawlErrors, error: &io::Error) {
     }
 }
 
+/// The `stat` facts the catalog keeps.
+struct Stat {
+    size: u64,
+    blocks: u64,
+    mtime: i64,
+}
+
+/// `stat` of a directory entry, relative to its open directory when there is one, so that the
+/// kernel does not resolve the whole path again for every file.
+fn stat_entry(entry: &jwalk::DirEntry<Walker>, dir: Option<&OwnedFd>) -> io::Result<Stat> {
+    match dir {
+        Some(dir) => {
+            let stat = statat(dir, entry.file_name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)?;
+            Ok(Stat {
+                size: u64::try_from(stat.st_size).unwrap_or(0),
+                blocks: u64::try_from(stat.st_blocks).unwrap_or(0),
+                mtime: stat.st_mtime,
+            })
+        }
+        None => entry
+            .metadata()
+            .map_err(|e| {
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("walk error"))
+            })
+            .map(|meta| Stat {
+                size: meta.size(),
+                blocks: meta.blocks(),
+                mtime: meta.mtime(),
+            }),
+    }
+}
+
 /// Looks at one directory entry on a walker thread.
-fn inspect(entry: &mut jwalk::DirEntry<Walker>) {
+fn inspect(entry: &mut jwalk::DirEntry<Walker>, dir: Option<&OwnedFd>) {
     let Some(name) = entry.file_name.to_str() else {
         entry.read_children = None;
         entry.client_state = Found::Skipped(CrawlErrors {
@@ -175,10 +210,13 @@ fn inspect(entry: &mut jwalk::DirEntry<Walker>) {
         return;
     }
     entry.read_children = None;
-    entry.client_state = match entry.metadata() {
-        Ok(meta) => {
-            let (mut size, mut blocks, mut errors) =
-                (meta.size(), meta.blocks(), CrawlErrors::default());
+    entry.client_state = match stat_entry(entry, dir) {
+        Ok(Stat {
+            mut size,
+            mut blocks,
+            mtime,
+        }) => {
+            let mut errors = CrawlErrors::default();
             if is_product_dir {
                 (size, blocks) = (0, 0);
                 product_dir_usage(&entry.path(), &mut size, &mut blocks, &mut errors);
@@ -186,13 +224,13 @@ fn inspect(entry: &mut jwalk::DirEntry<Walker>) {
             Found::Item {
                 size,
                 blocks,
-                mtime: meta.mtime(),
+                mtime,
                 errors,
             }
         }
         Err(error) => {
             let mut errors = CrawlErrors::default();
-            errors.count(&error);
+            count_io(&mut errors, &error);
             Found::Skipped(errors)
         }
     };
@@ -272,9 +310,15 @@ pub fn crawl_root(
         .follow_links(false)
         .skip_hidden(false)
         .min_depth(1)
-        .process_read_dir(|_, _, _, children| {
+        .process_read_dir(|_, dir_path, _, children| {
+            let dir = open(
+                dir_path,
+                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )
+            .ok();
             for child in children.iter_mut().flatten() {
-                inspect(child);
+                inspect(child, dir.as_ref());
             }
         });
     for entry in walk {
