@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use catalog_index::schema::FIELDS;
-use catalog_index::search::Match;
+use catalog_index::search::{Match, Summary};
 use indicatif::HumanBytes;
 
 /// Output formats of `catalog query`.
@@ -79,48 +79,57 @@ impl Write for Sink {
     }
 }
 
-/// Writes matches in a format.
+/// Hands each match to a callback, returning the totals: the shape of
+/// [`catalog_index::Catalog::for_each_match`] with its query and order fixed.
+pub trait Matches:
+    FnOnce(&mut dyn FnMut(Match) -> io::Result<()>) -> anyhow::Result<Summary>
+{
+}
+
+impl<F: FnOnce(&mut dyn FnMut(Match) -> io::Result<()>) -> anyhow::Result<Summary>> Matches for F {}
+
+/// Streams matches in a format as they come, so that no answer is held whole in memory.
 pub fn write_matches(
     out: &mut impl Write,
     format: Format,
-    matches: &[Match],
-) -> anyhow::Result<()> {
+    matches: impl Matches,
+) -> anyhow::Result<Summary> {
     match format {
-        Format::Paths => {
-            for m in matches {
-                out.write_all(m.path.as_bytes())?;
-                out.write_all(b"\n")?;
-            }
-        }
+        Format::Paths => matches(&mut |m| {
+            out.write_all(m.path.as_bytes())?;
+            out.write_all(b"\n")
+        }),
+        Format::Ndjson => matches(&mut |m| {
+            serde_json::to_writer(&mut *out, &m.entry())?;
+            out.write_all(b"\n")
+        }),
         Format::Json => {
             out.write_all(b"[")?;
-            for (i, m) in matches.iter().enumerate() {
-                out.write_all(if i == 0 { b"\n" } else { b",\n" })?;
-                serde_json::to_writer(&mut *out, &m.entry())?;
-            }
+            let mut first = true;
+            let summary = matches(&mut |m| {
+                out.write_all(if first { b"\n" } else { b",\n" })?;
+                first = false;
+                serde_json::to_writer(&mut *out, &m.entry()).map_err(io::Error::from)
+            })?;
             out.write_all(b"\n]\n")?;
-        }
-        Format::Ndjson => {
-            for m in matches {
-                serde_json::to_writer(&mut *out, &m.entry())?;
-                out.write_all(b"\n")?;
-            }
+            Ok(summary)
         }
         Format::Csv => {
             let mut csv = csv::Writer::from_writer(out);
             csv.write_record(FIELDS.iter().map(|(name, _)| *name))?;
-            for m in matches {
+            let summary = matches(&mut |m| {
                 let value = serde_json::to_value(m.entry())?;
                 csv.write_record(FIELDS.iter().map(|(name, _)| match &value[*name] {
                     serde_json::Value::Null => String::new(),
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
-                }))?;
-            }
+                }))
+                .map_err(io::Error::other)
+            })?;
             csv.flush()?;
+            Ok(summary)
         }
     }
-    Ok(())
 }
 
 /// `1234 files, 1.2 TiB (on disk: 10 files, 40 KiB; on tape: 1224 files, 1.2 TiB)`.

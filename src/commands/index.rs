@@ -30,7 +30,7 @@ pub struct IndexArgs {
     #[arg(long)]
     allow_shrink: bool,
     /// Memory for the index writer, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = 256)]
+    #[arg(long, value_name = "MIB", default_value_t = 128)]
     memory: usize,
     /// Print the summary line as JSON
     #[arg(long)]

@@ -64,16 +64,17 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let hits = catalog.search(query.as_ref(), args.sort.into(), 0, args.limit)?;
     let mut sink = Sink::open(args.out.as_deref())?;
-    let written =
-        output::write_matches(&mut sink, args.format, &hits.matches).and_then(|()| sink.finish());
-    match written {
+    let written = output::write_matches(&mut sink, args.format, |emit| {
+        Ok(catalog.for_each_match(query.as_ref(), args.sort.into(), 0, args.limit, emit)?)
+    })
+    .and_then(|summary| sink.finish().map(|()| summary));
+    let summary = match written {
         Err(error) if output::is_broken_pipe(&error) => return Ok(()),
         other => other?,
-    }
+    };
     if !args.quiet {
-        eprintln!("{}", output::summary_line(&hits.summary));
+        eprintln!("{}", output::summary_line(&summary));
     }
     Ok(())
 }
