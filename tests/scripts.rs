@@ -67,12 +67,8 @@ fn the_wrapper_prints_one_line_and_documented_exit_codes() {
     assert_eq!(line["status"], "root-unreadable");
     assert!(line["message"].as_str().unwrap().contains("unmounted"));
 
-    for i in 0..6 {
-        std::fs::remove_file(
-            env.root()
-                .join(env.product_path(PRODUCTS[i].0, PRODUCTS[i].1)),
-        )
-        .unwrap();
+    for (collection, name) in &PRODUCTS[..6] {
+        std::fs::remove_file(env.root().join(env.product_path(collection, name))).unwrap();
     }
     let shrunk = wrapper(&env)
         .arg("--root")
