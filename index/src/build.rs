@@ -12,6 +12,8 @@ use crate::layout::{BuildInfo, IndexDir, RootCount};
 use crate::list::ListReader;
 use crate::record::{collection_of, FileRecord};
 use crate::schema::{CatalogSchema, SCHEMA_VERSION};
+use rustc_hash::FxHashMap;
+
 use crate::search::{Catalog, IndexedFile};
 use crate::sentinel::parse_name;
 
@@ -127,41 +129,26 @@ pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument
     (doc, product.is_some())
 }
 
-/// Everything indexed so far, sorted by fingerprint, and which of it the build has seen.
+/// What the index holds and the build has not seen yet, by fingerprint.
 struct Known {
-    files: Vec<IndexedFile>,
-    seen: Vec<bool>,
+    unseen: FxHashMap<u64, IndexedFile>,
 }
 
 impl Known {
     fn load(catalog: &Catalog) -> Result<Known> {
-        let mut files = catalog.indexed_files()?;
-        files.sort_unstable_by_key(|f| f.fingerprint);
-        let seen = vec![false; files.len()];
-        Ok(Known { files, seen })
+        let files = catalog.indexed_files()?;
+        Ok(Known {
+            unseen: files.into_iter().map(|f| (f.fingerprint, f)).collect(),
+        })
     }
 
     /// Marks a fingerprint seen; false when the index does not hold it.
     fn see(&mut self, fingerprint: u64) -> bool {
-        match self
-            .files
-            .binary_search_by_key(&fingerprint, |f| f.fingerprint)
-        {
-            Ok(i) => {
-                self.seen[i] = true;
-                true
-            }
-            Err(_) => false,
-        }
+        self.unseen.remove(&fingerprint).is_some()
     }
 
     fn unseen(&self) -> Vec<IndexedFile> {
-        self.files
-            .iter()
-            .zip(&self.seen)
-            .filter(|(_, seen)| !**seen)
-            .map(|(f, _)| *f)
-            .collect()
+        self.unseen.values().copied().collect()
     }
 }
 
