@@ -7,7 +7,7 @@ use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
-use tantivy::query::{AllQuery, Query};
+use tantivy::query::Query;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
     DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
@@ -484,11 +484,6 @@ impl Catalog {
     /// Documents per collection, from the `collection` field.
     pub fn collections(&self) -> Result<Vec<(String, u64)>> {
         self.values("collection")
-    }
-
-    /// Every document, for whole-index operations.
-    pub fn all(&self) -> Box<dyn Query> {
-        Box::new(AllQuery)
     }
 
     /// Field names with their kinds, in the order users see them.
