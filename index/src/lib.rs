@@ -12,6 +12,7 @@ pub mod record;
 pub mod schema;
 pub mod search;
 pub mod sentinel;
+pub mod tokenizer;
 
 pub use error::{CatalogError, Result};
 pub use record::{Entry, FileRecord, State};

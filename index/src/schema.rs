@@ -6,14 +6,16 @@ use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
     TextFieldIndexing, TextOptions,
 };
-use tantivy::tokenizer::{LowerCaser, RawTokenizer, SimpleTokenizer, TextAnalyzer};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, TokenStream, Tokenizer};
+
+use crate::tokenizer::NameTokenizer;
 use tantivy::Index;
 
 /// Version of the on-disk layout; bumped whenever fields or their indexing change, so an old index
 /// is rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
-/// Tokenizer of `name`: splits on every non-alphanumeric character (`_ . -` in Sentinel names).
+/// Tokenizer of `name`: see [`NameTokenizer`].
 const NAME_TOKENIZER: &str = "catalog_name";
 /// Tokenizer of keyword fields: the whole value, lowercased, so matches ignore case.
 const KEYWORD_TOKENIZER: &str = "catalog_keyword";
@@ -116,16 +118,11 @@ impl CatalogSchema {
                     builder.add_text_field(field_name, keyword.clone().set_fast("raw"))
                 }
                 FieldKind::Keyword => builder.add_text_field(field_name, keyword.clone()),
-                // Orbits take few values: a term index makes exact matches cheap. Sizes and
-                // dates are near-unique per file, so a term index would cost more than it saves;
-                // they are columns, and queries on them are range scans.
-                FieldKind::Number if field_name == "size" => {
+                // Numbers and dates are columns only: queries on them are range scans, which
+                // cost less than term indexes of near-unique values would.
+                FieldKind::Number => {
                     builder.add_u64_field(field_name, NumericOptions::default().set_fast())
                 }
-                FieldKind::Number => builder.add_u64_field(
-                    field_name,
-                    NumericOptions::default().set_indexed().set_fast(),
-                ),
                 FieldKind::Date => builder.add_date_field(
                     field_name,
                     DateOptions::default()
@@ -154,12 +151,7 @@ impl CatalogSchema {
     /// Registers the tokenizers this schema names on an index.
     pub fn register_tokenizers(index: &Index) {
         let tokenizers = index.tokenizers();
-        tokenizers.register(
-            NAME_TOKENIZER,
-            TextAnalyzer::builder(SimpleTokenizer::default())
-                .filter(LowerCaser)
-                .build(),
-        );
+        tokenizers.register(NAME_TOKENIZER, NameTokenizer::default());
         tokenizers.register(
             KEYWORD_TOKENIZER,
             TextAnalyzer::builder(RawTokenizer::default())
@@ -170,10 +162,8 @@ impl CatalogSchema {
 
     /// Splits a name into the lowercase tokens `name` is indexed with.
     pub fn name_tokens(text: &str) -> Vec<String> {
-        let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(LowerCaser)
-            .build();
-        let mut stream = analyzer.token_stream(text);
+        let mut tokenizer = NameTokenizer::default();
+        let mut stream = tokenizer.token_stream(text);
         let mut tokens = Vec::new();
         while let Some(token) = stream.next() {
             tokens.push(token.text.clone());
