@@ -1,6 +1,7 @@
 //! `catalog`: index an earth-observation archive's file names, answer queries with complete file
 //! lists, and stage them through a Chiller-compatible tape recall service.
 
+mod chiller;
 mod commands;
 mod exit;
 mod output;
@@ -35,6 +36,14 @@ enum Command {
     Stats(commands::stats::StatsArgs),
     /// Generate a realistic sample archive in the EODC layout.
     Sample(sample::SampleArgs),
+    /// Stage an existing file list through Chiller.
+    Stage(commands::stage::StageCommandArgs),
+    /// Show the jobs submitted from here, or one job's status.
+    Jobs(commands::jobs::JobsArgs),
+    /// Run a Chiller-compatible staging server.
+    ChillerServer(commands::chiller_server::ChillerServerArgs),
+    /// Run the whole mission on a generated sample archive: index, query, stage, recall.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +54,10 @@ fn main() -> ExitCode {
         Command::Parse(args) => commands::parse::run(args),
         Command::Stats(args) => commands::stats::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Stage(args) => commands::stage::run(args),
+        Command::Jobs(args) => commands::jobs::run(args),
+        Command::ChillerServer(args) => commands::chiller_server::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

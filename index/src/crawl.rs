@@ -146,6 +146,18 @@ fn product_dir_usage(dir: &Path, size: &mut u64, blocks: &mut u64, errors: &mut 
     }
 }
 
+/// The apparent size and allocated 512-byte blocks of a file, or of every file below a product
+/// directory, from `stat` alone: what decides whether it is on disk or on tape.
+pub fn usage(path: &Path) -> io::Result<(u64, u64)> {
+    let meta = fs::metadata(path)?;
+    if !meta.is_dir() {
+        return Ok((meta.size(), meta.blocks()));
+    }
+    let (mut size, mut blocks) = (0, 0);
+    product_dir_usage(path, &mut size, &mut blocks, &mut CrawlErrors::default());
+    Ok((size, blocks))
+}
+
 fn count_io(errors: &mut CrawlErrors, error: &io::Error) {
     if error.raw_os_error() == Some(libc_eloop()) {
         errors.symlink_loops += 1;

@@ -17,3 +17,5 @@ pub mod tokenizer;
 pub use error::{CatalogError, Result};
 pub use record::{Entry, FileRecord, State};
 pub use search::Catalog;
+/// A compiled query, as [`Catalog::parse`] returns it and its searches take.
+pub use tantivy::query::Query;

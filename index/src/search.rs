@@ -344,9 +344,9 @@ impl Catalog {
             let mut ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
             ords.dedup();
             let mut resolved = Vec::with_capacity(ords.len());
-            column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
-                resolved.push(path_text(bytes))
-            })?;
+            column
+                .dictionary()
+                .sorted_ords_to_term_cb(&ords, |bytes| resolved.push(path_text(bytes)))?;
             let mut next = ords.iter().zip(resolved).peekable();
             for (ord, i) in wanted.iter() {
                 while next.peek().is_some_and(|(o, _)| *o < ord) {
@@ -371,7 +371,9 @@ impl Catalog {
             let mut hashes = Vec::with_capacity(path.dictionary().num_terms());
             let mut terms = path.dictionary().stream()?;
             while terms.advance() {
-                hashes.push(path_hash(std::str::from_utf8(terms.key()).unwrap_or_default()));
+                hashes.push(path_hash(
+                    std::str::from_utf8(terms.key()).unwrap_or_default(),
+                ));
             }
             let alive = segment.alive_bitset();
             for doc in 0..segment.max_doc() {

@@ -1,8 +1,12 @@
 //! One module per subcommand: each turns its arguments into calls on the library.
 
+pub mod chiller_server;
+pub mod demo;
 pub mod index;
+pub mod jobs;
 pub mod parse;
 pub mod query;
+pub mod stage;
 pub mod stats;
 
 use std::path::PathBuf;

@@ -6,6 +6,9 @@ use catalog_index::search::SortKey;
 use catalog_index::Catalog;
 
 use super::IndexLocation;
+use std::io::Write;
+
+use crate::chiller::stage::{stage_list, StageArgs};
 use crate::output::{self, Format, Sink};
 
 /// Arguments of `catalog query`.
@@ -33,6 +36,11 @@ pub struct QueryArgs {
     /// Do not print the summary line on standard error
     #[arg(long, short)]
     quiet: bool,
+    /// Stage the matches through Chiller instead of printing them; prints the job ids
+    #[arg(long)]
+    stage: bool,
+    #[command(flatten)]
+    staging: StageArgs,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -64,6 +72,9 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if args.stage {
+        return stage(&catalog, query.as_ref(), &args);
+    }
     let mut sink = Sink::open(args.out.as_deref())?;
     let written = output::write_matches(&mut sink, args.format, |emit| {
         Ok(catalog.for_each_match(query.as_ref(), args.sort.into(), 0, args.limit, emit)?)
@@ -77,4 +88,25 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         eprintln!("{}", output::summary_line(&summary));
     }
     Ok(())
+}
+
+/// `--stage`: the list goes to Chiller (and to `--out` if given).
+fn stage(
+    catalog: &Catalog,
+    query: &dyn catalog_index::Query,
+    args: &QueryArgs,
+) -> anyhow::Result<()> {
+    let hits = catalog.search(query, args.sort.into(), 0, args.limit)?;
+    let paths: Vec<String> = hits.matches.into_iter().map(|m| m.path).collect();
+    if let Some(out) = &args.out {
+        let mut sink = Sink::open(Some(out))?;
+        for path in &paths {
+            writeln!(sink, "{path}")?;
+        }
+        sink.finish()?;
+    }
+    if !args.quiet {
+        eprintln!("{}", output::summary_line(&hits.summary));
+    }
+    stage_list(paths, Some(&args.query), &args.staging)
 }

@@ -1,0 +1,75 @@
+//! `catalog chiller-server`: a Chiller-compatible staging server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::chiller::recall::{RecallMode, Recaller};
+use crate::chiller::server::{serve, ServerConfig};
+
+/// Arguments of `catalog chiller-server`.
+#[derive(Debug, clap::Args)]
+pub struct ChillerServerArgs {
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:8099")]
+    listen: SocketAddr,
+    /// Directory whose files may be staged; repeat for several
+    #[arg(long = "root", value_name = "DIR", required = true)]
+    roots: Vec<PathBuf>,
+    /// Where jobs persist [default: the platform's data directory]
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// How files are recalled
+    #[arg(long, value_enum, default_value = "simulate")]
+    recall: RecallMode,
+    /// For --recall command: the command, `{list}` names the batch's list file
+    /// (e.g. "eeadm recall {list}" or "dsmrecall -filelist={list}")
+    #[arg(long, value_name = "COMMAND", required_if_eq("recall", "command"))]
+    recall_command: Option<String>,
+    /// For --recall simulate: wait before each file on tape, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    mount_delay_ms: u64,
+    /// For --recall simulate: drive rate in MB/s
+    #[arg(long, value_name = "MB_PER_S", default_value_t = 4000)]
+    drive_rate: u64,
+    /// Recalls running at once (tape drives)
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// Largest accepted list, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    max_list_bytes: usize,
+    /// Bearer token required on every call
+    #[arg(long, env = "CHILLER_SERVER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// Runs the server until SIGTERM or Ctrl-C.
+pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let state_dir = match args.state_dir {
+        Some(dir) => dir,
+        None => dirs::data_dir()
+            .context("no data directory on this platform: pass --state-dir")?
+            .join("catalog")
+            .join("chiller"),
+    };
+    let config = ServerConfig {
+        roots: args.roots,
+        state_dir,
+        recaller: Recaller {
+            mode: args.recall,
+            command: args.recall_command,
+            mount_delay: Duration::from_millis(args.mount_delay_ms),
+            drive_rate: args.drive_rate.saturating_mul(1_000_000),
+        },
+        workers: args.workers,
+        max_body: args.max_list_bytes,
+        token: args.token,
+    };
+    tokio::runtime::Runtime::new()?.block_on(serve(args.listen, config))
+}
