@@ -23,6 +23,9 @@ pub struct JobsArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Ask this server, e.g. after it moved (default: the one the job was submitted to)
+    #[arg(long = "chiller", value_name = "URL", requires = "id")]
+    server: Option<String>,
     /// Bearer token for the server
     #[arg(long, env = "CHILLER_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -51,7 +54,8 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let entry = ledger.find(id)?.with_context(|| format!("job {id} is not in the local ledger; `catalog jobs` lists the jobs submitted from here"))?;
-    let client = ChillerClient::new(&entry.server, args.token.clone())?;
+    let server = args.server.as_deref().unwrap_or(&entry.server);
+    let client = ChillerClient::new(server, args.token.clone())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -72,14 +76,14 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &serde_json::json!({"job": entry.id, "server": entry.server, "status": status.raw})
+                &serde_json::json!({"job": entry.id, "server": server, "status": status.raw})
             )?
         );
     } else {
         println!(
             "job {} at {} ({} files, {}, submitted {})",
             entry.id,
-            entry.server,
+            server,
             entry.files,
             HumanBytes(entry.bytes),
             entry.submitted
