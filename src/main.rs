@@ -7,6 +7,7 @@ mod exit;
 mod output;
 mod progress;
 mod sample;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,8 @@ enum Command {
     ChillerServer(commands::chiller_server::ChillerServerArgs),
     /// Run the whole mission on a generated sample archive: index, query, stage, recall.
     Demo(commands::demo::DemoArgs),
+    /// Serve the catalog over a local HTTP API, with STAC item search.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Jobs(args) => commands::jobs::run(args),
         Command::ChillerServer(args) => commands::chiller_server::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -310,6 +310,19 @@ impl Catalog {
         Ok(summary)
     }
 
+    /// The earliest and latest sensing dates among the matches of `query`, in seconds since
+    /// the epoch; `None` when no match has a date.
+    pub fn date_extent(&self, query: &dyn Query) -> Result<Option<(i64, i64)>> {
+        let hits = self.reader.searcher().search(query, &HitCollector)?;
+        Ok(hits
+            .iter()
+            .filter_map(|h| h.date)
+            .fold(None, |extent, date| match extent {
+                None => Some((date, date)),
+                Some((low, high)) => Some((low.min(date), high.max(date))),
+            }))
+    }
+
     /// Totals over every match of `query`, without fetching paths.
     pub fn count(&self, query: &dyn Query) -> Result<Summary> {
         let hits = self.reader.searcher().search(query, &HitCollector)?;

@@ -6,6 +6,7 @@ pub mod index;
 pub mod jobs;
 pub mod parse;
 pub mod query;
+pub mod serve;
 pub mod stage;
 pub mod stats;
 

@@ -1,0 +1,37 @@
+//! `catalog serve`: the local HTTP API.
+
+use std::net::SocketAddr;
+
+use super::IndexLocation;
+use crate::chiller::stage::ChillerArgs;
+use crate::serve::{serve, ServeConfig};
+
+/// Arguments of `catalog serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    index: IndexLocation,
+    /// Address to listen on (port 0 picks a free one)
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    chiller: ChillerArgs,
+    /// Bearer token required on every call
+    #[arg(long = "api-token", env = "CATALOG_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+}
+
+/// Serves until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let config = ServeConfig {
+        index: args.index.path()?,
+        chiller: args.chiller,
+        token: args.api_token,
+    };
+    tokio::runtime::Runtime::new()?.block_on(serve(args.listen, config))
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics: requests and their latency per endpoint, and the index's size.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use super::Shared;
+
+/// The server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    documents: IntGauge,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "catalog_requests_total",
+                "HTTP requests by endpoint and status",
+            ),
+            &["endpoint", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "catalog_request_seconds",
+                "HTTP request latency by endpoint",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+            ]),
+            &["endpoint"],
+        )
+        .expect("valid metric");
+        let documents = IntGauge::new("catalog_index_documents", "Documents in the index")
+            .expect("valid metric");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("registers once");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("registers once");
+        registry
+            .register(Box::new(documents.clone()))
+            .expect("registers once");
+        Metrics {
+            registry,
+            requests,
+            latency,
+            documents,
+        }
+    }
+
+    /// Counts one request.
+    pub fn observe(&self, endpoint: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[endpoint, &status.to_string()])
+            .inc();
+        self.latency
+            .with_label_values(&[endpoint])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+/// `GET /metrics`: the Prometheus text format.
+pub async fn render(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    shared
+        .metrics
+        .documents
+        .set(shared.catalog().documents() as i64);
+    let mut text = Vec::new();
+    TextEncoder::new()
+        .encode(&shared.metrics.registry.gather(), &mut text)
+        .expect("metrics encode");
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+}

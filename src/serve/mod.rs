@@ -1,0 +1,186 @@
+//! `catalog serve`: the catalog over a local HTTP API for other tools: JSON and text endpoints,
+//! Prometheus metrics, an OpenAPI document and a STAC item search.
+
+mod api;
+mod footprint;
+mod metrics;
+mod openapi;
+mod stac;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use catalog_index::Catalog;
+use serde_json::json;
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The index directory.
+    pub index: PathBuf,
+    /// The Chiller that `POST /stage` submits to.
+    pub chiller: crate::chiller::stage::ChillerArgs,
+    /// Bearer token every call must carry, if set.
+    pub token: Option<String>,
+}
+
+/// What every handler shares.
+pub struct Shared {
+    catalog: ArcSwap<Catalog>,
+    config: ServeConfig,
+    metrics: metrics::Metrics,
+}
+
+impl Shared {
+    /// The index as it is now; a rebuild swaps in a new one without disturbing this one.
+    fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.load_full()
+    }
+}
+
+/// Largest `limit` a search takes.
+const MAX_LIMIT: usize = 10_000;
+/// Largest request body (a staging list, a STAC search).
+const MAX_BODY: usize = 64 << 20;
+
+/// A JSON error answer: `{"error": "..."}`.
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+/// Runs a blocking index operation off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+/// Binds, prints `listening on http://ADDRESS` as the first line of stdout, and serves until
+/// SIGTERM or Ctrl-C.
+pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()> {
+    let catalog = Catalog::open(&config.index)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let shared = Arc::new(Shared {
+        catalog: ArcSwap::from_pointee(catalog),
+        config,
+        metrics: metrics::Metrics::new(),
+    });
+    tokio::spawn(follow_rebuilds(shared.clone()));
+    println!("listening on http://{}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// Checks every second whether `catalog index` committed a new state, and swaps it in. Readers
+/// holding the old index keep it until they finish.
+async fn follow_rebuilds(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let dir = shared.config.index.clone();
+        let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || Catalog::open(&dir)).await else {
+            continue;
+        };
+        if fresh.info() != shared.catalog().info() {
+            tracing::info!(
+                "index rebuilt at {}: {} documents",
+                fresh.info().built_at,
+                fresh.documents()
+            );
+            shared.catalog.store(Arc::new(fresh));
+        }
+    }
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/search", get(api::search))
+        .route("/filelist", get(api::filelist))
+        .route("/count", get(api::count))
+        .route("/stage", post(api::stage))
+        .route("/jobs/{id}", get(api::job))
+        .route("/fields", get(api::fields))
+        .route("/stats", get(api::stats))
+        .route("/health", get(api::health))
+        .route("/metrics", get(metrics::render))
+        .route("/openapi.json", get(openapi::document))
+        .route("/stac", get(stac::landing))
+        .route("/stac/conformance", get(stac::conformance))
+        .route("/stac/collections", get(stac::collections))
+        .route("/stac/collections/{id}", get(stac::collection))
+        .route("/stac/collections/{id}/items", get(stac::collection_items))
+        .route(
+            "/stac/search",
+            get(stac::search_get).post(stac::search_post),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            require_token,
+        ))
+        .layer(middleware::from_fn_with_state(shared.clone(), measure))
+        .with_state(shared)
+}
+
+async fn require_token(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = &shared.config.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        if given != Some(&format!("Bearer {token}")) {
+            return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        }
+    }
+    next.run(request).await
+}
+
+async fn measure(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    shared
+        .metrics
+        .observe(&endpoint, response.status().as_u16(), started.elapsed());
+    response
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

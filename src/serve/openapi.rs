@@ -1,0 +1,94 @@
+//! `GET /openapi.json`: an OpenAPI 3 description of every endpoint.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn query_parameter(name: &str, description: &str, required: bool, schema: Value) -> Value {
+    json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema})
+}
+
+fn json_answer(description: &str) -> Value {
+    json!({
+        "200": {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "400": {"description": "a bad query or parameter, named in the body", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+    })
+}
+
+/// The document.
+pub async fn document() -> Json<Value> {
+    let q = query_parameter(
+        "q",
+        "a catalog query, e.g. tile:T60WWV AND sat:S2A",
+        true,
+        json!({"type": "string"}),
+    );
+    let paging = [
+        query_parameter(
+            "limit",
+            "at most this many items (1-10000, default 100)",
+            false,
+            json!({"type": "integer", "minimum": 1, "maximum": 10000}),
+        ),
+        query_parameter(
+            "offset",
+            "skip this many items",
+            false,
+            json!({"type": "integer", "minimum": 0}),
+        ),
+        query_parameter(
+            "sort",
+            "order of the answer",
+            false,
+            json!({"type": "string", "enum": ["date", "path", "size"]}),
+        ),
+    ];
+    let stac_search = json!({"type": "object", "properties": {
+        "collections": {"type": "array", "items": {"type": "string"}},
+        "ids": {"type": "array", "items": {"type": "string"}},
+        "datetime": {"type": "string"},
+        "bbox": {"type": "array", "items": {"type": "number"}},
+        "limit": {"type": "integer"},
+        "token": {"type": "string"},
+        "query": {"type": "object"},
+        "catalog:q": {"type": "string"},
+    }});
+    Json(json!({
+        "openapi": "3.0.3",
+        "info": {"title": "catalog", "version": env!("CARGO_PKG_VERSION"), "description": "Query an archive's file catalog, get complete file lists, stage them through Chiller, and search it as a STAC API."},
+        "paths": {
+            "/search": {"get": {"summary": "Matches with every field", "parameters": [q, paging[0], paging[1], paging[2]], "responses": json_answer("{total, items}")}},
+            "/filelist": {"get": {"summary": "Every matching path, one per line, streamed", "parameters": [q, paging[2]], "responses": {
+                "200": {"description": "the list", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "400": {"description": "a bad query", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+            "/count": {"get": {"summary": "Files, bytes, on disk and on tape", "parameters": [q], "responses": json_answer("the totals")}},
+            "/stage": {"post": {"summary": "Submit the matches of q, or the list in the body, to Chiller", "parameters": [query_parameter("q", "a catalog query", false, json!({"type": "string"}))],
+                "requestBody": {"required": false, "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "responses": {"200": {"description": "{jobs, files, bytes, missing, on_disk}"}, "400": {"description": "a bad query or nothing to stage"}, "502": {"description": "Chiller failed"}}}},
+            "/jobs/{id}": {"get": {"summary": "A job's status as Chiller reports it", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the status"}, "404": {"description": "no such job"}, "502": {"description": "Chiller failed"}}}},
+            "/fields": {"get": {"summary": "Fields, their types, and keyword values with counts", "responses": json_answer("{fields}")}},
+            "/stats": {"get": {"summary": "Documents, index size, last build, errors, roots", "responses": json_answer("the statistics")}},
+            "/health": {"get": {"summary": "Liveness", "responses": json_answer("{status, documents}")}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
+            "/stac": {"get": {"summary": "STAC landing page", "responses": json_answer("the landing page")}},
+            "/stac/conformance": {"get": {"summary": "STAC conformance classes", "responses": json_answer("{conformsTo}")}},
+            "/stac/collections": {"get": {"summary": "One collection per archive collection", "responses": json_answer("{collections}")}},
+            "/stac/collections/{id}": {"get": {"summary": "One collection", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": json_answer("the collection")}},
+            "/stac/collections/{id}/items": {"get": {"summary": "Items of a collection", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": json_answer("an ItemCollection")}},
+            "/stac/search": {
+                "get": {"summary": "STAC item search", "parameters": [
+                    query_parameter("collections", "comma-separated", false, json!({"type": "string"})),
+                    query_parameter("ids", "comma-separated", false, json!({"type": "string"})),
+                    query_parameter("datetime", "an instant or an interval a/b, open ends ..", false, json!({"type": "string"})),
+                    query_parameter("bbox", "west,south,east,north", false, json!({"type": "string"})),
+                    query_parameter("limit", "page size (default 10)", false, json!({"type": "integer"})),
+                    query_parameter("token", "paging token from a next link", false, json!({"type": "string"})),
+                    query_parameter("query", "the query extension, as JSON", false, json!({"type": "string"}))],
+                    "responses": json_answer("an ItemCollection")},
+                "post": {"summary": "STAC item search", "requestBody": {"content": {"application/json": {"schema": stac_search}}}, "responses": json_answer("an ItemCollection")},
+            },
+        },
+        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}},
+    }))
+}
