@@ -33,13 +33,16 @@ pub fn query_error(failure: CatalogError) -> Response {
     }
 }
 
-fn required(q: Option<String>) -> Result<String, Response> {
-    q.filter(|q| !q.trim().is_empty()).ok_or_else(|| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "the q parameter (a catalog query) is required",
-        )
-    })
+/// The query of a request, unless it is missing or blank.
+fn required(q: Option<String>) -> Option<String> {
+    q.filter(|q| !q.trim().is_empty())
+}
+
+fn missing_query() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "the q parameter (a catalog query) is required",
+    )
 }
 
 /// `GET /search`: `{"total": N, "items": [...]}` with every field of each match.
@@ -47,9 +50,8 @@ pub async fn search(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<QueryParams>,
 ) -> Response {
-    let q = match required(params.q) {
-        Ok(q) => q,
-        Err(response) => return response,
+    let Some(q) = required(params.q) else {
+        return missing_query();
     };
     let limit = params.limit.unwrap_or(100);
     if limit > MAX_LIMIT {
@@ -86,9 +88,8 @@ pub async fn filelist(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<QueryParams>,
 ) -> Response {
-    let q = match required(params.q) {
-        Ok(q) => q,
-        Err(response) => return response,
+    let Some(q) = required(params.q) else {
+        return missing_query();
     };
     let catalog = shared.catalog();
     let query = match catalog.parse(&q) {
@@ -131,9 +132,8 @@ pub async fn count(
     State(shared): State<Arc<Shared>>,
     Query(params): Query<QueryParams>,
 ) -> Response {
-    let q = match required(params.q) {
-        Ok(q) => q,
-        Err(response) => return response,
+    let Some(q) = required(params.q) else {
+        return missing_query();
     };
     let catalog = shared.catalog();
     match blocking(move || {

@@ -73,12 +73,12 @@ pub async fn conformance() -> Json<Value> {
     Json(json!({ "conformsTo": CONFORMANCE }))
 }
 
+/// A collection: its id, its files and the span of their sensing dates.
+type CollectionSummary = (String, u64, Option<(i64, i64)>);
+
 /// The collections with their temporal extents, computed once per index build.
-fn collection_list(
-    catalog: &Catalog,
-) -> Result<Vec<(String, u64, Option<(i64, i64)>)>, CatalogError> {
-    static CACHE: OnceLock<Mutex<(String, Vec<(String, u64, Option<(i64, i64)>)>)>> =
-        OnceLock::new();
+fn collection_list(catalog: &Catalog) -> Result<Vec<CollectionSummary>, CatalogError> {
+    static CACHE: OnceLock<Mutex<(String, Vec<CollectionSummary>)>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let built = catalog.info().built_at.clone();
     if let Some((at, list)) = cache.lock().ok().as_deref() {
@@ -107,7 +107,7 @@ fn rfc3339(seconds: i64) -> Value {
         .map_or(Value::Null, Value::String)
 }
 
-fn collection_json(base: &str, (id, count, extent): &(String, u64, Option<(i64, i64)>)) -> Value {
+fn collection_json(base: &str, (id, count, extent): &CollectionSummary) -> Value {
     let interval = match extent {
         Some((low, high)) => json!([[rfc3339(*low), rfc3339(*high)]]),
         None => json!([[null, null]]),
@@ -492,6 +492,12 @@ pub fn item(entry: &Entry, base: &str) -> Value {
     feature
 }
 
+/// Why a search has no answer: a search the catalog cannot express, or a failed query.
+enum SearchError {
+    Bad(String),
+    Index(CatalogError),
+}
+
 /// Runs a search; `next` builds the link to the following page from its token.
 async fn run(shared: Arc<Shared>, base: String, search: Search, post: bool) -> Response {
     let limit = search.limit.unwrap_or(10);
@@ -512,19 +518,24 @@ async fn run(shared: Arc<Shared>, base: String, search: Search, post: bool) -> R
     };
     let catalog = shared.catalog();
     let wanted = search.clone();
-    let answer = blocking(move || -> Result<Option<(catalog_index::search::Hits, Vec<Entry>)>, Result<String, CatalogError>> {
-        let Some(text) = catalog_query(&wanted, &catalog).map_err(Ok)? else { return Ok(None) };
-        let query = catalog.parse(&text).map_err(Err)?;
-        let hits = catalog.search(query.as_ref(), SortKey::Date, offset, Some(limit)).map_err(Err)?;
-        let entries = hits.matches.iter().map(|m| m.entry()).collect();
-        Ok(Some((hits, entries)))
+    let answer = blocking(move || -> Result<(u64, Vec<Entry>), SearchError> {
+        let Some(text) = catalog_query(&wanted, &catalog).map_err(SearchError::Bad)? else {
+            return Ok((0, Vec::new()));
+        };
+        let query = catalog.parse(&text).map_err(SearchError::Index)?;
+        let hits = catalog
+            .search(query.as_ref(), SortKey::Date, offset, Some(limit))
+            .map_err(SearchError::Index)?;
+        Ok((
+            hits.summary.files,
+            hits.matches.iter().map(|m| m.entry()).collect(),
+        ))
     })
     .await;
     let (matched, entries) = match answer {
-        Ok(Ok(Some((hits, entries)))) => (hits.summary.files as usize, entries),
-        Ok(Ok(None)) => (0, Vec::new()),
-        Ok(Err(Ok(problem))) => return error(StatusCode::BAD_REQUEST, problem),
-        Ok(Err(Err(failure))) => return query_error(failure),
+        Ok(Ok((matched, entries))) => (matched as usize, entries),
+        Ok(Err(SearchError::Bad(problem))) => return error(StatusCode::BAD_REQUEST, problem),
+        Ok(Err(SearchError::Index(failure))) => return query_error(failure),
         Err(response) => return response,
     };
     let features: Vec<Value> = entries.iter().map(|e| item(e, &base)).collect();
