@@ -229,13 +229,12 @@ fn an_index_of_another_schema_says_how_to_rebuild_and_index_migrates_it() {
     env.index_archive();
     let meta = env.index().join("current/meta.json");
     let text = fs::read_to_string(&meta).unwrap();
-    let current = format!("schema_version\\\":{}", catalog_index::schema::SCHEMA_VERSION);
+    let current = format!(
+        "schema_version\\\":{}",
+        catalog_index::schema::SCHEMA_VERSION
+    );
     assert!(text.contains(&current), "{text}");
-    fs::write(
-        &meta,
-        text.replace(&current, "schema_version\\\":99"),
-    )
-    .unwrap();
+    fs::write(&meta, text.replace(&current, "schema_version\\\":99")).unwrap();
     let output = env.catalog().args(["query", "sat:S2A"]).output().unwrap();
     assert_eq!(output.status.code(), Some(6));
     let message = stderr(&output);

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use catalog_index::State;
-use common::TestEnv;
+use common::{curl, TestEnv};
 
 /// A running `catalog chiller-server`.
 struct Server {
@@ -80,17 +80,6 @@ fn catalog(env: &TestEnv) -> assert_cmd::Command {
     let mut cmd = env.catalog();
     cmd.env("CATALOG_LEDGER", env.path().join("ledger"));
     cmd
-}
-
-fn curl(args: &[&str]) -> (String, String) {
-    let output = Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl is installed");
-    let text = String::from_utf8(output.stdout.clone()).unwrap();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.to_string(), body.to_string())
 }
 
 /// Files of the archive on tape, as small sparse files so that a recall is quick.

@@ -1,0 +1,513 @@
+//! `catalog serve` run for real on 127.0.0.1 over a sample archive, driven with curl and with
+//! the real pystac-client.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{curl, TestEnv};
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(env: &TestEnv, extra: &[&str]) -> Server {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
+            .env("CATALOG_LEDGER", env.path().join("ledger"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--index"])
+            .arg(env.index())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .to_string();
+        Server { child, url }
+    }
+
+    fn get(&self, path: &str) -> (String, String) {
+        curl(&[&format!("{}{path}", self.url)])
+    }
+
+    fn json(&self, path: &str) -> Value {
+        let (code, body) = self.get(path);
+        assert_eq!(code, "200", "{path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sample(files: u32) -> TestEnv {
+    let env = TestEnv::new();
+    let output = env
+        .catalog()
+        .arg("sample")
+        .arg(env.root().join("s"))
+        .args(["--files", &files.to_string()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    env.index_archive();
+    env
+}
+
+fn cli_lines(env: &TestEnv, args: &[&str]) -> Vec<String> {
+    let output = env.catalog().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+const TILE: &str = "tile:T60WWV AND sat:S2A";
+const TILE_URL: &str = "tile:T60WWV%20AND%20sat:S2A";
+
+#[test]
+fn serve_answers_like_the_cli() {
+    let env = sample(2000);
+    let server = Server::start(&env, &[]);
+    let cli = env.query(TILE);
+    assert!(!cli.is_empty());
+
+    let search = server.json(&format!("/search?q={TILE_URL}"));
+    assert_eq!(search["total"], cli.len());
+    let paths: Vec<&str> = search["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, cli);
+    assert_eq!(search["items"][0]["tile"], "T60WWV");
+    let page = server.json(&format!("/search?q={TILE_URL}&limit=1&offset=1"));
+    assert_eq!(page["items"][0]["path"], cli[1]);
+
+    let (code, text) = server.get(&format!("/filelist?q={TILE_URL}"));
+    assert_eq!(code, "200");
+    assert_eq!(text.lines().collect::<Vec<_>>(), cli);
+
+    let count = server.json("/count?q=state:tape");
+    let cli_count: u64 = cli_lines(&env, &["query", "state:tape", "--count", "-q"])[0]
+        .parse()
+        .unwrap();
+    assert_eq!(count["files"], cli_count);
+    assert_eq!(count["tape_files"], cli_count);
+
+    let fields = server.json("/fields");
+    let sat = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "sat")
+        .unwrap();
+    assert_eq!(sat["type"], "keyword");
+    assert!(sat["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["value"] == "s2a" && v["count"].as_u64().unwrap() > 0));
+    let orbit = fields["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "orbit")
+        .unwrap();
+    assert_eq!(orbit["type"], "integer");
+
+    let stats = server.json("/stats");
+    let documents = cli_lines(&env, &["query", "*", "--count", "-q"])[0]
+        .parse::<u64>()
+        .unwrap();
+    assert_eq!(stats["documents"], documents);
+    assert!(stats["build"]["built_at"]
+        .as_str()
+        .unwrap()
+        .starts_with("20"));
+    assert_eq!(server.json("/health")["status"], "ok");
+
+    let (code, metrics) = server.get("/metrics");
+    assert_eq!(code, "200");
+    assert!(
+        metrics.contains("catalog_requests_total{endpoint=\"/search\",status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("catalog_request_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("catalog_index_documents {documents}")),
+        "{metrics}"
+    );
+
+    let openapi = server.json("/openapi.json");
+    for path in [
+        "/search",
+        "/filelist",
+        "/count",
+        "/stage",
+        "/jobs/{id}",
+        "/fields",
+        "/stats",
+        "/health",
+        "/metrics",
+        "/stac/search",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
+}
+
+#[test]
+fn serve_answers_bad_requests_with_400_and_a_named_problem() {
+    let env = sample(300);
+    let server = Server::start(&env, &[]);
+    for (path, needle) in [
+        ("/search?q=tiel:T60WWV", "unknown field 'tiel'"),
+        ("/search?q=(sat:S2A", "never closed"),
+        ("/search", "q parameter"),
+        ("/search?q=sat:S2A&limit=1000000", "limit is at most"),
+        ("/filelist?q=orbit:abc", "whole number"),
+        ("/count?q=date:2023-13", "takes a date"),
+        ("/stac/search?bbox=1,2,3", "bbox takes 4"),
+        ("/stac/search?limit=0", "limit is between"),
+        ("/stac/search?query=%7B", "bad query parameter"),
+        (
+            "/stac/search?query=%7B%22color%22:%7B%22eq%22:1%7D%7D",
+            "cannot filter on property 'color'",
+        ),
+    ] {
+        let (code, body) = server.get(path);
+        assert_eq!(code, "400", "{path}: {body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains(needle),
+            "{path}: {body}"
+        );
+    }
+    let (code, _) = curl(&[
+        "-X",
+        "POST",
+        "-d",
+        "not json",
+        &format!("{}/stac/search", server.url),
+    ]);
+    assert_eq!(code, "400");
+    let (code, _) = server.get("/stac/collections/nothing");
+    assert_eq!(code, "404");
+}
+
+#[test]
+fn serve_streams_a_large_file_list() {
+    let env = sample(6000);
+    let server = Server::start(&env, &[]);
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            &format!("{}/filelist?q=*&sort=path", server.url),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "streamed, not sized up front: {head}"
+    );
+    let cli = cli_lines(&env, &["query", "*", "--sort", "path"]);
+    assert!(cli.len() > 5000);
+    assert_eq!(body.lines().collect::<Vec<_>>(), cli);
+}
+
+#[test]
+fn serve_follows_a_rebuild_without_a_restart() {
+    let env = sample(300);
+    let server = Server::start(&env, &[]);
+    let before = server.json("/count?q=tile:T01CCC")["files"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(before, 0);
+    for day in 1..=3 {
+        env.disk_file(&format!("copernicus.eu/s2a_prd_msil1c/2024/01/0{day}/S2A_MSIL1C_2024010{day}T100000_N0510_R001_T01CCC_2024010{day}T110000.zip"), 10);
+    }
+    let rebuild = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
+        .env("CATALOG_INDEX", env.index())
+        .args(["index", "--root"])
+        .arg(env.root())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Queries keep being answered during the rebuild.
+    let mut rebuild = rebuild;
+    while rebuild.try_wait().unwrap().is_none() {
+        assert_eq!(server.get("/health").0, "200");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = server.json("/count?q=tile:T01CCC")["files"]
+            .as_u64()
+            .unwrap();
+        if now == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not pick up the rebuild"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let full = env
+        .catalog()
+        .args(["index", "--full", "--root"])
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert!(full.status.success());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        server.json("/count?q=tile:T01CCC")["files"],
+        3,
+        "a new generation is followed too"
+    );
+}
+
+#[test]
+fn serve_requires_its_token_when_set() {
+    let env = sample(300);
+    let server = Server::start(&env, &["--api-token", "letmein"]);
+    let (code, body) = server.get("/health");
+    assert_eq!(code, "401", "{body}");
+    let (code, _) = curl(&[
+        "-H",
+        "Authorization: Bearer wrong",
+        &format!("{}/search?q=sat:S2A", server.url),
+    ]);
+    assert_eq!(code, "401");
+    let (code, _) = curl(&[
+        "-H",
+        "Authorization: Bearer letmein",
+        &format!("{}/search?q=sat:S2A", server.url),
+    ]);
+    assert_eq!(code, "200");
+}
+
+#[test]
+fn serve_stages_through_chiller() {
+    let env = sample(2000);
+    let mut chiller = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
+        .args([
+            "chiller-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--mount-delay-ms",
+            "10",
+            "--drive-rate",
+            "100000",
+            "--root",
+        ])
+        .arg(env.root())
+        .arg("--state-dir")
+        .arg(env.path().join("chiller"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(chiller.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let chiller_url = format!("http://{}", line.trim().trim_start_matches("listening on "));
+    let server = Server::start(&env, &["--chiller", &chiller_url]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "--data-binary",
+        "",
+        &format!("{}/stage?q={TILE_URL}", server.url),
+    ]);
+    assert_eq!(code, "200", "{body}");
+    let staged: Value = serde_json::from_str(&body).unwrap();
+    let id = staged["jobs"][0].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = server.json(&format!("/jobs/{id}"));
+        if status["Finished"] == "true" {
+            assert_eq!(status["Failed"], 0);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job did not finish: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, _) = server.get("/jobs/999");
+    assert_eq!(code, "404");
+    let _ = chiller.kill();
+    let _ = chiller.wait();
+}
+
+fn stac_ids(collection: &Value) -> Vec<String> {
+    collection["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn serve_speaks_stac_item_search() {
+    let env = sample(2000);
+    let server = Server::start(&env, &[]);
+    let landing = server.json("/stac");
+    assert_eq!(landing["type"], "Catalog");
+    assert!(landing["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["rel"] == "search"));
+    let conformance = server.json("/stac/conformance");
+    assert!(conformance["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str().unwrap().ends_with("item-search")));
+    let collections = server.json("/stac/collections");
+    let s2 = collections["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "s2a_prd_msil1c")
+        .unwrap();
+    let interval = &s2["extent"]["temporal"]["interval"][0];
+    assert!(interval[0].as_str().unwrap() < interval[1].as_str().unwrap());
+
+    // The same question as `catalog query`, paged through next links.
+    let cli = env.query("collection:s2a_prd_msil1c AND date:2019");
+    let mut ids = Vec::new();
+    let mut next = Some(format!("{}/stac/search?collections=s2a_prd_msil1c&datetime=2019-01-01T00:00:00Z/2019-12-31T23:59:59Z&limit=7", server.url));
+    while let Some(url) = next {
+        let (code, body) = curl(&[&url]);
+        assert_eq!(code, "200", "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(page["numberMatched"], cli.len());
+        ids.extend(stac_ids(&page));
+        next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_string());
+    }
+    let expected: Vec<String> = cli
+        .iter()
+        .map(|p| {
+            p.rsplit('/')
+                .next()
+                .unwrap()
+                .split('.')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, expected);
+
+    // POST, the query extension, and geometry for tiles.
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        r#"{"query":{"grid:code":{"eq":"MGRS-60WWV"},"platform":{"eq":"sentinel-2a"}},"limit":100}"#,
+        &format!("{}/stac/search", server.url),
+    ]);
+    assert_eq!(code, "200", "{body}");
+    let tile: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(tile["numberMatched"], env.query(TILE).len());
+    let item = &tile["features"][0];
+    assert_eq!(item["type"], "Feature");
+    assert_eq!(item["geometry"]["type"], "Polygon");
+    assert_eq!(item["properties"]["grid:code"], "MGRS-60WWV");
+    assert!(item["assets"]["data"]["href"]
+        .as_str()
+        .unwrap()
+        .starts_with("file:///"));
+
+    // A bbox in Chukotka finds the T60WWV items and no item without a footprint.
+    let around: Value = server.json("/stac/search?bbox=178,67,179,68&limit=1000");
+    let names: Vec<String> = stac_ids(&around);
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.contains("_T60W")),
+        "{names:?}"
+    );
+    let nowhere: Value = server.json("/stac/search?bbox=-10,-89.9,-9,-89.8");
+    assert_eq!(nowhere["numberMatched"], 0);
+
+    let first = &ids[0];
+    let by_id: Value = server.json(&format!("/stac/search?ids={first}"));
+    assert_eq!(stac_ids(&by_id), [first.clone()]);
+    let items = server.json("/stac/collections/s2a_prd_msil1c/items?limit=3");
+    assert_eq!(items["features"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn serve_gives_pystac_client_the_same_items_as_the_cli() {
+    let env = sample(3000);
+    let server = Server::start(&env, &[]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stac-check.py");
+    let output = Command::new("python3")
+        .arg(&script)
+        .arg(format!("{}/stac", server.url))
+        .args([
+            "s2a_prd_msil2a",
+            "2015-01-01T00:00:00Z/2025-12-31T23:59:59Z",
+            "T60WWV",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "pystac-client (pip install pystac-client): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_stac: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut from_cli = env.query("collection:s2a_prd_msil2a AND tile:T60WWV");
+    from_cli.sort();
+    assert!(!from_cli.is_empty());
+    assert_eq!(from_stac, from_cli);
+}
