@@ -19,7 +19,9 @@ fn parse(c: &mut Criterion) {
     group.bench_function("mixed missions", |b| {
         b.iter(|| {
             for name in NAMES {
-                std::hint::black_box(catalog_index::sentinel::parse_name(std::hint::black_box(name)));
+                std::hint::black_box(catalog_index::sentinel::parse_name(std::hint::black_box(
+                    name,
+                )));
             }
         })
     });

@@ -27,8 +27,16 @@ fn list() -> String {
             letters[(i / 5) % 20] as char,
             letters[(i / 13) % 20] as char
         );
-        let stamp = format!("{year}{month:02}{day:02}T{:02}{:02}{:02}", i % 24, i % 60, (i / 60) % 60);
-        let name = format!("{sat}_MSIL1C_{stamp}_N0500_R{:03}_{tile}_{stamp}.zip", 1 + i % 143);
+        let stamp = format!(
+            "{year}{month:02}{day:02}T{:02}{:02}{:02}",
+            i % 24,
+            i % 60,
+            (i / 60) % 60
+        );
+        let name = format!(
+            "{sat}_MSIL1C_{stamp}_N0500_R{:03}_{tile}_{stamp}.zip",
+            1 + i % 143
+        );
         let collection = format!("{}_prd_msil1c", sat.to_lowercase());
         writeln!(
             list,
@@ -43,7 +51,10 @@ fn list() -> String {
 fn queries(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let index = IndexDir::new(dir.path().join("index"));
-    let source = Source::List { name: "bench".into(), reader: Box::new(Cursor::new(list())) };
+    let source = Source::List {
+        name: "bench".into(),
+        reader: Box::new(Cursor::new(list())),
+    };
     build(&index, source, &BuildOptions::default(), &|_| {}).unwrap();
     let catalog = Catalog::open(index.path()).unwrap();
     let mut group = c.benchmark_group("query");
@@ -55,7 +66,13 @@ fn queries(c: &mut Criterion) {
     ] {
         let query = catalog.parse(text).unwrap();
         group.bench_function(label, |b| {
-            b.iter(|| catalog.search(query.as_ref(), SortKey::Date, 0, None).unwrap().matches.len())
+            b.iter(|| {
+                catalog
+                    .search(query.as_ref(), SortKey::Date, 0, None)
+                    .unwrap()
+                    .matches
+                    .len()
+            })
         });
     }
     group.finish();
