@@ -273,11 +273,12 @@ impl Catalog {
         let end = limit.map_or(hits.len(), |l| offset.saturating_add(l).min(hits.len()));
         let mut start = 0;
         while start < end {
-            // A window never splits hits of equal key, whose order is decided by their paths.
+            // A window never splits hits of equal key, whose order is decided by their paths,
+            // and reaches no further than the answer needs.
             let mut stop = if sort == SortKey::Path {
                 hits.len()
             } else {
-                (start + WINDOW).min(hits.len())
+                (start + WINDOW).min(end)
             };
             while stop < hits.len() && key(&hits[stop]) == key(&hits[stop - 1]) {
                 stop += 1;
