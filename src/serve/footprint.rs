@@ -1,11 +1,14 @@
-//! Footprints of Sentinel-2 MGRS tiles: the 100 km square of the tile's code, extended to the
-//! 109.8 km of a Sentinel-2 tile (tiles overlap their eastern and southern neighbours).
+//! Footprints of Sentinel-2 MGRS tiles. A tile's upper-left corner is the upper-left corner of
+//! the 100 km MGRS square its code names, and it spans 109.8 km east and south from there
+//! (tiles overlap their eastern and southern neighbours).
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use geoconvert::{Mgrs, UtmUps};
 
+/// Side of an MGRS square in metres.
+const SQUARE_METRES: f64 = 100_000.0;
 /// Side of a Sentinel-2 tile in metres.
 const TILE_METRES: f64 = 109_800.0;
 
@@ -57,7 +60,10 @@ fn compute(code: &str) -> Option<Footprint> {
     }
     let corner = Mgrs::parse_str(code).ok()?.to_utmups();
     let (zone, north) = (corner.zone(), corner.is_north());
-    let (east, south) = (corner.easting(), corner.northing());
+    // A 100 km square's code reads back as the square's centre; the tile hangs from its
+    // north-west corner.
+    let east = corner.easting() - SQUARE_METRES / 2.0;
+    let south = corner.northing() + SQUARE_METRES / 2.0 - TILE_METRES;
     let point = |e: f64, n: f64| -> Option<[f64; 2]> {
         let latlon = UtmUps::create(zone, north, e, n).ok()?.to_latlon();
         Some([latlon.longitude(), latlon.latitude()])

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Load benchmark of `catalog serve` on loopback with wrk: requests/s and latency percentiles
+# for a tile search and a file list, many concurrent clients. Writes its table into
+# BENCHMARKS.md. The load tool shares the machine's cores with the server.
+#
+#   scripts/bench-serve.sh [FILES]     (default 1000000; BENCH_DIR picks the work directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=${1:-1000000}
+work=${BENCH_DIR:-/tmp/catalog-bench}
+seconds=${BENCH_SECONDS:-15}
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+cargo build --release --quiet
+catalog=$PWD/target/release/catalog
+mkdir -p "$work"
+if [ ! -f "$work/archive.$files.done" ]; then
+  rm -rf "$work/archive" "$work"/archive.*.done
+  "$catalog" sample "$work/archive" --files "$files" --seed 1
+  touch "$work/archive.$files.done"
+fi
+export CATALOG_INDEX=$work/index
+"$catalog" index --root "$work/archive" >/dev/null 2>&1
+"$catalog" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 100); do grep -q listening "$work/serve.out" && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/serve.out")
+
+load() { # connections path -> "requests/s p50 p99"
+  wrk -t2 -c"$1" -d"${seconds}s" --latency "$url$2" | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2}
+    /^ +99%/ {p99=$2}
+    END {print rps, p50, p99}'
+}
+tile='/search?q=tile:T60WWV%20AND%20sat:S2A'
+list='/filelist?q=tile:T60WWV%20AND%20sat:S2A'
+big='/filelist?q=sat:S2A%20AND%20product:MSIL1C%20AND%20date:2019'
+hits=$(curl -s "$url$tile" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+big_hits=$(curl -s "$url$big" | wc -l)
+read -r t_rps t_p50 t_p99 <<<"$(load 32 "$tile")"
+read -r l_rps l_p50 l_p99 <<<"$(load 32 "$list")"
+read -r b_rps b_p50 b_p99 <<<"$(load 8 "$big")"
+
+table=$(cat <<TABLE
+Command: \`scripts/bench-serve.sh $files\`: \`wrk -t2 -d${seconds}s --latency\` against \`catalog serve\` on 127.0.0.1,
+index of \`catalog sample --files $files\`; wrk and the server share the $(nproc) cores. $(date -u +%Y-%m-%d).
+
+| endpoint | connections | requests/s | p50 | p99 |
+|---|---|---|---|---|
+| \`$tile\` ($hits hits) | 32 | $t_rps | $t_p50 | $t_p99 |
+| \`$list\` ($hits paths) | 32 | $l_rps | $l_p50 | $l_p99 |
+| \`$big\` ($big_hits paths) | 8 | $b_rps | $b_p50 | $b_p99 |
+TABLE
+)
+printf '%s\n' "$table"
+python3 - "$table" <<'PY'
+import pathlib, re, sys
+path = pathlib.Path("BENCHMARKS.md")
+text = path.read_text() if path.exists() else "# Benchmarks\n"
+begin, end = "<!-- bench-serve:begin -->", "<!-- bench-serve:end -->"
+block = f"{begin}\n{sys.argv[1]}\n{end}"
+if begin in text:
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
+else:
+    text += f"\n## catalog serve under load (issue: the local query API)\n\n{block}\n"
+path.write_text(text)
+PY
