@@ -12,8 +12,12 @@ use serde_json::{Map, Value};
 pub const DEFAULT_URL: &str = "https://chiller.eodc.eu";
 /// `curl --data-binary` sends this content type, and the real service is known to take it.
 const CURL_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
-/// Tries of a status call before giving up.
-const STATUS_TRIES: u32 = 5;
+/// Tries of a status call, or of connecting for an upload, before giving up.
+const TRIES: u32 = 5;
+/// How long one status call may take: it is small, so a slow answer is a fault worth retrying.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the upload may take: a large list to a busy server.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A client of one Chiller server.
 #[derive(Debug, Clone)]
@@ -68,10 +72,14 @@ impl ChillerClient {
     /// A client of the server at `base_url`, sending `token` as a bearer token if given.
     pub fn new(base_url: &str, token: Option<String>) -> anyhow::Result<Self> {
         let base_url = base_url.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&base_url).with_context(|| format!("bad Chiller URL '{base_url}'"))?;
+        let url = reqwest::Url::parse(&base_url).with_context(|| {
+            format!("bad Chiller URL '{base_url}': give one like {DEFAULT_URL}")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
+            bail!("bad Chiller URL '{base_url}': give an http or https URL like {DEFAULT_URL}");
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
             .user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(ChillerClient {
@@ -93,24 +101,58 @@ impl ChillerClient {
         }
     }
 
-    /// Uploads a file list and returns the job id. Never retried: once the request may have
-    /// reached the server, a second try could create a duplicate job.
+    /// `<base URL>/<segments...>`, each segment escaped: a job id is the server's text.
+    fn url(&self, segments: &[&str]) -> reqwest::Url {
+        let mut url = reqwest::Url::parse(&self.base_url).expect("checked in ChillerClient::new");
+        url.path_segments_mut()
+            .expect("an http(s) URL has a path")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    /// Uploads a file list and returns the job id. Only a connection that could not be made is
+    /// tried again: once the request may have reached the server, a second try could create a
+    /// duplicate job.
     pub async fn upload(&self, list: &str) -> anyhow::Result<String> {
-        let url = format!("{}/upload", self.base_url);
-        let request = self
-            .http
-            .post(&url)
-            .header(reqwest::header::CONTENT_TYPE, CURL_CONTENT_TYPE)
-            .body(list.to_string());
-        let response = self.authorized(request).send().await.map_err(|e| {
+        let mut pause = Duration::from_millis(300);
+        let mut attempt = 1;
+        let response = loop {
+            let request = self
+                .http
+                .post(self.url(&["upload"]))
+                .timeout(UPLOAD_TIMEOUT)
+                .header(reqwest::header::CONTENT_TYPE, CURL_CONTENT_TYPE)
+                .body(list.to_string());
+            match self.authorized(request).send().await {
+                Ok(response) => break response,
+                Err(error) if error.is_connect() && attempt < TRIES => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                    attempt += 1;
+                }
+                Err(error) if error.is_connect() => bail!(
+                    "cannot upload to Chiller at {} ({TRIES} tries): {}",
+                    self.base_url,
+                    describe(&error)
+                ),
+                Err(error) => bail!(
+                    "Chiller at {} may have accepted the upload but did not answer ({}); \
+                     check the server before uploading again",
+                    self.base_url,
+                    describe(&error)
+                ),
+            }
+        };
+        let status = response.status();
+        let body = response.text().await.map_err(|e| {
             anyhow!(
-                "cannot upload to Chiller at {}: {}",
+                "Chiller at {} may have accepted the upload but its answer was cut off ({}); \
+                 check the server before uploading again",
                 self.base_url,
                 describe(&e)
             )
         })?;
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
         if !status.is_success() {
             bail!(
                 "Chiller at {} refused the upload ({status}): {}",
@@ -138,15 +180,16 @@ impl ChillerClient {
     /// The status of a job. Connection errors, timeouts and 5xx answers are retried with a
     /// growing pause; a 4xx answer is final and shown with the server's body.
     pub async fn status(&self, id: &str) -> anyhow::Result<JobStatus> {
-        let url = format!("{}/jobs/{id}", self.base_url);
+        let url = self.url(&["jobs", id]);
         let mut pause = Duration::from_millis(300);
         let mut last_error = String::new();
-        for attempt in 1..=STATUS_TRIES {
+        for attempt in 1..=TRIES {
             if attempt > 1 {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
-            let response = match self.authorized(self.http.get(&url)).send().await {
+            let request = self.http.get(url.clone()).timeout(STATUS_TIMEOUT);
+            let response = match self.authorized(request).send().await {
                 Ok(response) => response,
                 Err(error) => {
                     last_error = describe(&error);
@@ -154,7 +197,13 @@ impl ChillerClient {
                 }
             };
             let status = response.status();
-            let body = response.text().await.unwrap_or_default();
+            let body = match response.text().await {
+                Ok(body) => body,
+                Err(error) => {
+                    last_error = describe(&error);
+                    continue;
+                }
+            };
             if status.is_server_error() {
                 last_error = format!("{status}: {}", one_line(&body));
                 continue;
@@ -180,9 +229,13 @@ impl ChillerClient {
                     one_line(&body)
                 )
             })?;
-            return JobStatus::from_json(raw);
+            return JobStatus::from_json(raw)
+                .with_context(|| format!("Chiller at {} answered job {id} oddly", self.base_url));
         }
-        bail!("cannot get the status of job {id} from Chiller at {} after {STATUS_TRIES} tries: {last_error}", self.base_url)
+        bail!(
+            "cannot get the status of job {id} from Chiller at {} after {TRIES} tries: {last_error}",
+            self.base_url
+        )
     }
 }
 

@@ -1,12 +1,14 @@
 //! The local ledger of submitted jobs: one JSON file per job, written atomically, so that
-//! `catalog jobs` shows history and status after a restart.
+//! `catalog jobs` shows history and the last known status after a restart.
 
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+
+use super::client::JobStatus;
 
 /// One submitted job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,64 @@ pub struct LedgerEntry {
     pub bytes: u64,
     /// The list itself.
     pub list: Vec<String>,
+    /// What the server last said of the job, if anyone asked since the upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<LastStatus>,
+    /// The file holding this entry, so that a status can be noted in it.
+    #[serde(skip)]
+    file: PathBuf,
+}
+
+/// A job's status as last seen, kept so that history shows it without asking the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastStatus {
+    /// When the server was asked, RFC 3339 UTC.
+    pub checked: String,
+    /// Whether the recall was over.
+    pub finished: bool,
+    /// Files recalled, where the server said.
+    pub done: Option<u64>,
+    /// Files that failed, where the server said.
+    pub failed: Option<u64>,
+}
+
+impl LedgerEntry {
+    /// A new entry for a job just submitted.
+    pub fn new(
+        id: String,
+        server: String,
+        query: Option<String>,
+        list: Vec<String>,
+        bytes: u64,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            id,
+            server,
+            submitted: now(),
+            query,
+            files: list.len() as u64,
+            bytes,
+            list,
+            last_status: None,
+            file: PathBuf::new(),
+        }
+    }
+
+    /// `finished`, `failed 2 of 10`, `running 3 of 10`, or `unknown` when nobody has asked.
+    pub fn status_text(&self) -> String {
+        let Some(status) = &self.last_status else {
+            return "unknown".into();
+        };
+        let of = |n: Option<u64>| match n {
+            Some(n) => format!(" {n} of {}", self.files),
+            None => String::new(),
+        };
+        match (status.finished, status.failed) {
+            (true, Some(failed)) if failed > 0 => format!("failed{}", of(Some(failed))),
+            (true, _) => "finished".into(),
+            (false, _) => format!("running{}", of(status.done)),
+        }
+    }
 }
 
 /// The ledger directory.
@@ -45,23 +105,56 @@ impl Ledger {
         Ok(Ledger { dir })
     }
 
-    /// Records a job; the file appears whole or not at all.
-    pub fn record(&self, entry: &LedgerEntry) -> anyhow::Result<()> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create the job ledger {}", self.dir.display()))?;
+    /// The ledger in `dir`.
+    pub fn at(dir: &Path) -> Ledger {
+        Ledger {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Creates the ledger directory if need be, so that a job can be recorded.
+    pub fn ready(&self) -> anyhow::Result<()> {
+        fs::create_dir_all(&self.dir).with_context(|| {
+            format!(
+                "cannot create the job ledger {}: set CATALOG_LEDGER to a writable directory",
+                self.dir.display()
+            )
+        })
+    }
+
+    /// Records a new job; its file appears whole or not at all.
+    pub fn record(&self, entry: &mut LedgerEntry) -> anyhow::Result<()> {
+        self.ready()?;
         let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
         let safe_id: String = entry
             .id
             .chars()
+            .take(64)
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        let path = self.dir.join(format!("{stamp}-{safe_id}.json"));
-        let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+        // The time stamp first: names sort in the order jobs were submitted.
+        entry.file = self.dir.join(format!("{stamp:020}-{safe_id}.json"));
+        self.write(entry)
+    }
+
+    /// Notes what the server said of a job, replacing what was noted before.
+    pub fn note_status(&self, entry: &mut LedgerEntry, status: &JobStatus) -> anyhow::Result<()> {
+        entry.last_status = Some(LastStatus {
+            checked: now(),
+            finished: status.finished,
+            done: status.done,
+            failed: status.failed,
+        });
+        self.write(entry)
+    }
+
+    fn write(&self, entry: &LedgerEntry) -> anyhow::Result<()> {
+        let failed = || format!("cannot write the job ledger entry {}", entry.file.display());
+        let mut file = tempfile::NamedTempFile::new_in(&self.dir).with_context(failed)?;
         serde_json::to_writer_pretty(&mut file, entry)?;
-        file.write_all(b"\n")?;
-        file.as_file().sync_all()?;
-        file.persist(&path)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        file.write_all(b"\n").with_context(failed)?;
+        file.as_file().sync_all().with_context(failed)?;
+        file.persist(&entry.file).with_context(failed)?;
         Ok(())
     }
 
@@ -81,11 +174,18 @@ impl Ledger {
         };
         names.sort();
         names
-            .iter()
+            .into_iter()
             .map(|path| {
-                let text = fs::read_to_string(path)?;
-                serde_json::from_str(&text)
-                    .with_context(|| format!("unreadable ledger entry {}", path.display()))
+                let text = fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                let mut entry: LedgerEntry = serde_json::from_str(&text).with_context(|| {
+                    format!(
+                        "unreadable ledger entry {}: move it away to go on",
+                        path.display()
+                    )
+                })?;
+                entry.file = path;
+                Ok(entry)
             })
             .collect()
     }
@@ -93,5 +193,64 @@ impl Ledger {
     /// The latest job recorded with this id.
     pub fn find(&self, id: &str) -> anyhow::Result<Option<LedgerEntry>> {
         Ok(self.entries()?.into_iter().rev().find(|e| e.id == id))
+    }
+}
+
+/// The time now, RFC 3339 UTC.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("zero nanoseconds are valid")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("now formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_survive_a_reopen_with_their_noted_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::at(dir.path());
+        let mut first = LedgerEntry::new(
+            "17".into(),
+            "http://x".into(),
+            Some("tile:T60WWV".into()),
+            vec!["/a".into(), "/b".into()],
+            10,
+        );
+        ledger.record(&mut first).unwrap();
+        let mut second = LedgerEntry::new("a/b".into(), "http://y".into(), None, vec![], 0);
+        ledger.record(&mut second).unwrap();
+        assert_eq!(first.status_text(), "unknown");
+
+        let status = JobStatus::from_json(
+            serde_json::from_str(r#"{"Finished":"false","Files":2,"Done":1}"#).unwrap(),
+        )
+        .unwrap();
+        ledger.note_status(&mut first, &status).unwrap();
+
+        let reopened = Ledger::at(dir.path()).entries().unwrap();
+        assert_eq!(reopened.len(), 2, "a status note adds no entry");
+        assert_eq!(reopened[0].id, "17");
+        assert_eq!(reopened[0].list, ["/a", "/b"]);
+        assert_eq!(reopened[0].status_text(), "running 1 of 2");
+        assert_eq!(reopened[1].id, "a/b");
+        assert_eq!(
+            ledger.find("a/b").unwrap().unwrap().server,
+            "http://y",
+            "ids need not be file names"
+        );
+        assert!(ledger.find("18").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_missing_ledger_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Ledger::at(&dir.path().join("none"))
+            .entries()
+            .unwrap()
+            .is_empty());
     }
 }

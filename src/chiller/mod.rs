@@ -7,5 +7,5 @@ pub mod recall;
 pub mod server;
 pub mod stage;
 
-pub use client::ChillerClient;
-pub use stage::{prepare, submit};
+pub use client::{ChillerClient, JobStatus};
+pub use stage::{prepare, submit, StageArgs};

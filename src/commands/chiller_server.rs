@@ -1,5 +1,6 @@
 //! `catalog chiller-server`: a Chiller-compatible staging server.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use crate::chiller::server::{serve, ServerConfig};
 /// Arguments of `catalog chiller-server`.
 #[derive(Debug, clap::Args)]
 pub struct ChillerServerArgs {
-    /// Address to listen on (port 0 picks a free one)
+    /// Address to listen on; loopback unless told otherwise (port 0 picks a free one)
     #[arg(long, default_value = "127.0.0.1:8099")]
     listen: SocketAddr,
     /// Directory whose files may be staged; repeat for several
@@ -24,20 +25,20 @@ pub struct ChillerServerArgs {
     /// How files are recalled
     #[arg(long, value_enum, default_value = "simulate")]
     recall: RecallMode,
-    /// For --recall command: the command, `{list}` names the batch's list file
+    /// For --recall command: the site's recall tool, `{list}` naming the batch's list file
     /// (e.g. "eeadm recall {list}" or "dsmrecall -filelist={list}")
     #[arg(long, value_name = "COMMAND", required_if_eq("recall", "command"))]
     recall_command: Option<String>,
-    /// For --recall simulate: wait before each file on tape, in milliseconds
+    /// For --recall simulate: the tape mount before each file on tape, in milliseconds
     #[arg(long, value_name = "MS", default_value_t = 200)]
     mount_delay_ms: u64,
-    /// For --recall simulate: drive rate in MB/s
+    /// For --recall simulate: the drive's rate in MB/s
     #[arg(long, value_name = "MB_PER_S", default_value_t = 4000)]
     drive_rate: u64,
     /// Recalls running at once (tape drives)
-    #[arg(long, default_value_t = 1)]
-    workers: usize,
-    /// Largest accepted list, in bytes
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    workers: u16,
+    /// Largest accepted list, in bytes (larger ones get 413)
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     max_list_bytes: usize,
     /// Bearer token required on every call
@@ -45,11 +46,16 @@ pub struct ChillerServerArgs {
     token: Option<String>,
 }
 
-/// Runs the server until SIGTERM or Ctrl-C.
+/// Runs the server until SIGTERM or Ctrl-C; one log line per job event goes to stderr.
 pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .init();
     let state_dir = match args.state_dir {
         Some(dir) => dir,
@@ -67,9 +73,13 @@ pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
             mount_delay: Duration::from_millis(args.mount_delay_ms),
             drive_rate: args.drive_rate.saturating_mul(1_000_000),
         },
-        workers: args.workers,
+        workers: usize::from(args.workers),
         max_body: args.max_list_bytes,
         token: args.token,
     };
-    tokio::runtime::Runtime::new()?.block_on(serve(args.listen, config))
+    let runtime = tokio::runtime::Runtime::new()?;
+    let served = runtime.block_on(serve(args.listen, config));
+    // A recall running in a blocking thread is not waited for: its job resumes at the next start.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    served
 }

@@ -1,0 +1,408 @@
+//! The server's jobs: persisted one JSON file each in the state directory, queued, and recalled
+//! by a bounded number of workers that never recall a file twice at once.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Notify};
+
+use crate::chiller::ledger::now;
+use crate::chiller::recall::{is_resident, Recaller};
+
+/// A job as persisted and as the status call shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Job {
+    id: u64,
+    files: Vec<String>,
+    submitted: String,
+    started: Option<String>,
+    completed: Option<String>,
+    done: u64,
+    failed: u64,
+    errors: BTreeMap<String, String>,
+    output: Option<String>,
+}
+
+impl Job {
+    /// The status answer, with Chiller's field names and its `"true"`/`"false"`.
+    fn status(&self) -> Value {
+        json!({
+            "ID": self.id,
+            "Finished": if self.completed.is_some() { "true" } else { "false" },
+            "Files": self.files.len(),
+            "Done": self.done,
+            "Failed": self.failed,
+            "Submitted": self.submitted,
+            "Started": self.started,
+            "Completed": self.completed,
+            "Errors": self.errors,
+            "Output": self.output,
+        })
+    }
+}
+
+/// Every job of a server, its queue, and the files being recalled now.
+pub struct Jobs {
+    dir: PathBuf,
+    jobs: Mutex<BTreeMap<u64, Job>>,
+    next_id: AtomicU64,
+    queue: mpsc::UnboundedSender<u64>,
+    /// Files some worker is recalling: another job wanting one waits for it rather than
+    /// recalling it again.
+    claimed: Mutex<HashSet<String>>,
+    /// Told whenever claimed files are released.
+    released: Notify,
+    /// Held for the server's life: a second server on the same state directory would hand out
+    /// the same job ids.
+    _lock: fs::File,
+}
+
+/// The queue the workers take job ids from.
+pub type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<u64>>>;
+
+impl Jobs {
+    /// Loads the jobs persisted in `state_dir` and queues the unfinished ones again, so that a
+    /// job running at a crash or shutdown resumes. Answers the queue and the resumed job ids.
+    pub fn load(state_dir: &Path) -> anyhow::Result<(Jobs, Queue, Vec<u64>)> {
+        let dir = state_dir.join("jobs");
+        fs::create_dir_all(&dir).with_context(|| {
+            format!(
+                "cannot create the state directory {}: give a writable --state-dir",
+                dir.display()
+            )
+        })?;
+        let lock = fs::File::create(state_dir.join("lock"))?;
+        if rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+            bail!(
+                "another chiller-server uses the state directory {}: stop it or give another --state-dir",
+                state_dir.display()
+            );
+        }
+        let mut jobs = BTreeMap::new();
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let job: Job = fs::read_to_string(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|text| Ok(serde_json::from_str(&text)?))
+                    .with_context(|| {
+                        format!(
+                            "unreadable job state {}: move it away to start",
+                            path.display()
+                        )
+                    })?;
+                jobs.insert(job.id, job);
+            }
+        }
+        let next_id = jobs.keys().next_back().map_or(1, |last| last + 1);
+        let unfinished: Vec<u64> = jobs
+            .values()
+            .filter(|j| j.completed.is_none())
+            .map(|j| j.id)
+            .collect();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        for id in &unfinished {
+            sender.send(*id).expect("the receiver is here");
+        }
+        let jobs = Jobs {
+            dir,
+            jobs: Mutex::new(jobs),
+            next_id: AtomicU64::new(next_id),
+            queue: sender,
+            claimed: Mutex::new(HashSet::new()),
+            released: Notify::new(),
+            _lock: lock,
+        };
+        Ok((
+            jobs,
+            Arc::new(tokio::sync::Mutex::new(receiver)),
+            unfinished,
+        ))
+    }
+
+    /// Creates a job of checked paths, persisted before its id is given out, and queues it.
+    pub fn submit(&self, files: Vec<String>) -> anyhow::Result<u64> {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let job = Job {
+            id,
+            files,
+            submitted: now(),
+            started: None,
+            completed: None,
+            done: 0,
+            failed: 0,
+            errors: BTreeMap::new(),
+            output: None,
+        };
+        self.persist(&job)?;
+        tracing::info!(job = id, files = job.files.len(), "job submitted");
+        self.lock().insert(id, job);
+        // The workers live as long as the server; if they are gone, it is shutting down and
+        // the job is picked up at the next start.
+        let _ = self.queue.send(id);
+        Ok(id)
+    }
+
+    /// A job's status answer.
+    pub fn status(&self, id: u64) -> Option<Value> {
+        self.lock().get(&id).map(Job::status)
+    }
+
+    /// Jobs started and not completed: those a shutdown interrupts.
+    pub fn running(&self) -> Vec<u64> {
+        self.lock()
+            .values()
+            .filter(|j| j.started.is_some() && j.completed.is_none())
+            .map(|j| j.id)
+            .collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Job>> {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes a job's state atomically and durably.
+    fn persist(&self, job: &Job) -> anyhow::Result<()> {
+        let path = self.dir.join(format!("{}.json", job.id));
+        let write = || -> std::io::Result<()> {
+            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+            serde_json::to_writer(&mut file, job)?;
+            file.write_all(b"\n")?;
+            file.as_file().sync_all()?;
+            file.persist(&path)?;
+            Ok(())
+        };
+        write().with_context(|| format!("cannot write the job state {}", path.display()))
+    }
+
+    /// Changes a job in memory; with `persist`, also on disk (a failure is logged: the job
+    /// goes on, and at worst is recalled again after a restart).
+    fn update(&self, id: u64, persist: bool, change: impl FnOnce(&mut Job)) {
+        let job = {
+            let mut jobs = self.lock();
+            let Some(job) = jobs.get_mut(&id) else { return };
+            change(job);
+            persist.then(|| job.clone())
+        };
+        if let Some(job) = job {
+            if let Err(error) = self.persist(&job) {
+                tracing::error!(job = id, "{error:#}");
+            }
+        }
+    }
+
+    /// Claims the files no worker is recalling; answers them and the others.
+    fn claim(&self, files: Vec<String>) -> (Vec<String>, Vec<String>) {
+        let mut claimed = self.claimed.lock().unwrap_or_else(|e| e.into_inner());
+        files.into_iter().partition(|f| claimed.insert(f.clone()))
+    }
+
+    fn release(&self, file: &str) {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(file);
+        self.released.notify_waiters();
+    }
+
+    fn record_outcome(&self, id: u64, file: &str, outcome: Result<(), String>) {
+        self.update(id, false, |job| match outcome {
+            Ok(()) => job.done += 1,
+            Err(error) => {
+                job.failed += 1;
+                job.errors.insert(file.to_string(), error);
+            }
+        });
+    }
+}
+
+/// Takes jobs from the queue one after another until the queue closes.
+pub async fn work(jobs: Arc<Jobs>, recaller: Arc<Recaller>, queue: Queue) {
+    loop {
+        let Some(id) = queue.lock().await.recv().await else {
+            return;
+        };
+        run_job(&jobs, &recaller, id).await;
+    }
+}
+
+/// Recalls a job's files in path order. Files other jobs are recalling are waited for, then
+/// taken as recalled if they are on disk; files already on disk are not recalled again.
+async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, id: u64) {
+    let started = Instant::now();
+    let mut files = {
+        let mut all = jobs.lock();
+        let Some(job) = all.get_mut(&id) else { return };
+        job.files.clone()
+    };
+    files.sort();
+    let resumed = jobs.lock().get(&id).is_some_and(|j| j.started.is_some());
+    let store = jobs.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        store.update(id, true, |job| {
+            job.started.get_or_insert_with(now);
+            (job.done, job.failed) = (0, 0);
+            job.errors.clear();
+            job.output = None;
+        })
+    })
+    .await;
+    tracing::info!(job = id, files = files.len(), resumed, "job started");
+
+    let mut outputs = Vec::new();
+    let mut pending = files;
+    while !pending.is_empty() {
+        let released = jobs.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        let (mine, busy) = jobs.claim(pending);
+        let (on_disk, batch): (Vec<String>, Vec<String>) = tokio::task::spawn_blocking(move || {
+            mine.into_iter().partition(|f| is_resident(Path::new(f)))
+        })
+        .await
+        .unwrap_or_default();
+        for file in on_disk {
+            jobs.record_outcome(id, &file, Ok(()));
+            jobs.release(&file);
+        }
+        if !batch.is_empty() {
+            let output = recaller
+                .recall(&batch, &mut |file, outcome| {
+                    jobs.record_outcome(id, file, outcome);
+                    jobs.release(file);
+                })
+                .await;
+            outputs.extend(output);
+        }
+        if busy.is_empty() {
+            break;
+        }
+        released.await;
+        pending = busy;
+    }
+
+    let store = jobs.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        store.update(id, true, |job| {
+            job.completed = Some(now());
+            job.output = (!outputs.is_empty()).then(|| outputs.join("\n"));
+        })
+    })
+    .await;
+    let (done, failed, first_error) = jobs.lock().get(&id).map_or((0, 0, None), |j| {
+        (
+            j.done,
+            j.failed,
+            j.errors.iter().next().map(|(f, e)| format!("{f}: {e}")),
+        )
+    });
+    let seconds = started.elapsed().as_secs_f64();
+    match first_error {
+        None => tracing::info!(job = id, done, failed, seconds, "job finished"),
+        Some(first_error) => {
+            tracing::warn!(
+                job = id,
+                done,
+                failed,
+                seconds,
+                first_error,
+                "job finished with failures"
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    use crate::chiller::recall::RecallMode;
+
+    #[tokio::test]
+    async fn a_file_wanted_by_two_jobs_is_recalled_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("recalled.log");
+        let mut files = Vec::new();
+        for name in ["c.zip", "a.zip", "b.zip"] {
+            let path = dir.path().join(name);
+            fs::File::create(&path).unwrap().set_len(1 << 20).unwrap();
+            files.push(path.to_str().unwrap().to_string());
+        }
+        // A recall tool that logs its batch and then makes each file resident.
+        let command = format!(
+            "cat {{list}} >> '{}'; while IFS= read -r f; do fallocate -l $(stat -c %s \"$f\") \"$f\"; done < {{list}}",
+            log.display()
+        );
+        let recaller = Arc::new(Recaller {
+            mode: RecallMode::Command,
+            command: Some(command),
+            mount_delay: Duration::ZERO,
+            drive_rate: 1,
+        });
+        let (jobs, queue, resumed) = Jobs::load(&dir.path().join("state")).unwrap();
+        assert!(resumed.is_empty());
+        let jobs = Arc::new(jobs);
+        let first = jobs.submit(files[..2].to_vec()).unwrap();
+        let second = jobs.submit(files.clone()).unwrap();
+        let workers: Vec<_> = (0..2)
+            .map(|_| tokio::spawn(work(jobs.clone(), recaller.clone(), queue.clone())))
+            .collect();
+        let finished = |id| jobs.status(id).unwrap()["Finished"] == "true";
+        for _ in 0..200 {
+            if finished(first) && finished(second) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        workers.iter().for_each(|w| w.abort());
+        let status = jobs.status(second).unwrap();
+        assert_eq!(status["Finished"], "true", "{status}");
+        assert_eq!(
+            (status["Done"].as_u64(), status["Failed"].as_u64()),
+            (Some(3), Some(0))
+        );
+        let mut recalled: Vec<String> = fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        let batches = recalled.clone();
+        recalled.sort();
+        let mut expected = files.clone();
+        expected.sort();
+        assert_eq!(recalled, expected, "each file recalled once: {batches:?}");
+        let position = |file: &String| batches.iter().position(|b| b == file).unwrap();
+        assert!(
+            position(&files[1]) < position(&files[0]),
+            "the first job's batch in path order: {batches:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unfinished_jobs_are_resumed_and_ids_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (jobs, _queue, _) = Jobs::load(dir.path()).unwrap();
+        assert_eq!(jobs.submit(vec!["/x".into()]).unwrap(), 1);
+        assert_eq!(jobs.submit(vec!["/y".into()]).unwrap(), 2);
+        jobs.update(1, true, |job| job.completed = Some(now()));
+        assert!(
+            Jobs::load(dir.path()).is_err(),
+            "the state directory is locked"
+        );
+        drop(jobs);
+        let (jobs, _queue, resumed) = Jobs::load(dir.path()).unwrap();
+        assert_eq!(resumed, [2]);
+        assert_eq!(jobs.status(1).unwrap()["Finished"], "true");
+        assert_eq!(jobs.status(2).unwrap()["Finished"], "false");
+        assert_eq!(jobs.submit(vec!["/z".into()]).unwrap(), 3);
+    }
+}

@@ -1,0 +1,200 @@
+//! The check of an uploaded file list: only existing files and product directories under the
+//! served roots may be recalled.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+/// Bad lines named in a refusal; the rest are counted.
+const BAD_LINES_SHOWN: usize = 100;
+
+/// The roots a list's paths must be under, as given and with links resolved.
+#[derive(Debug, Clone)]
+pub struct Roots {
+    given: Vec<PathBuf>,
+    real: Vec<PathBuf>,
+}
+
+impl Roots {
+    /// Checks that each root is a directory and resolves its links.
+    pub fn new(roots: &[PathBuf]) -> anyhow::Result<Roots> {
+        let mut given = Vec::new();
+        let mut real = Vec::new();
+        for root in roots {
+            let resolved = fs::canonicalize(root)
+                .ok()
+                .filter(|r| r.is_dir())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "root {} is not a directory: give an existing directory with --root",
+                        root.display()
+                    )
+                })?;
+            given.push(std::path::absolute(root)?);
+            real.push(resolved);
+        }
+        Ok(Roots { given, real })
+    }
+
+    /// The roots as resolved.
+    pub fn real(&self) -> &[PathBuf] {
+        &self.real
+    }
+
+    fn lexically_under(&self, path: &Path) -> bool {
+        self.given
+            .iter()
+            .chain(&self.real)
+            .any(|root| path.starts_with(root))
+    }
+}
+
+/// Checks an uploaded list line by line: each an absolute path under a root, without `..` or
+/// NUL, naming an existing regular file or product directory that does not lead out of the
+/// roots by a link. Blank lines are skipped and repeated paths kept once. Returns the paths,
+/// or the bad lines.
+pub fn check_list(body: &[u8], roots: &Roots) -> Result<Vec<String>, Vec<String>> {
+    let mut paths = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut bad = Vec::new();
+    let mut bad_count = 0usize;
+    for (number, line) in body.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let (shown, problem) = match std::str::from_utf8(line) {
+            Err(_) => (
+                String::from_utf8_lossy(line).into_owned(),
+                Some("is not UTF-8"),
+            ),
+            Ok(text) => (text.replace('\0', "\\0"), check_path(text, roots)),
+        };
+        match problem {
+            Some(problem) => {
+                bad_count += 1;
+                if bad.len() < BAD_LINES_SHOWN {
+                    bad.push(format!("line {}: {shown} {problem}", number + 1));
+                }
+            }
+            None => {
+                if seen.insert(shown.clone()) {
+                    paths.push(shown);
+                }
+            }
+        }
+    }
+    if bad_count > bad.len() {
+        bad.push(format!("and {} more bad lines", bad_count - bad.len()));
+    }
+    if bad.is_empty() && paths.is_empty() {
+        bad.push("the list is empty".to_string());
+    }
+    if bad.is_empty() {
+        Ok(paths)
+    } else {
+        Err(bad)
+    }
+}
+
+/// What is wrong with one path, if anything.
+fn check_path(line: &str, roots: &Roots) -> Option<&'static str> {
+    let path = Path::new(line);
+    if line.contains('\0') {
+        return Some("holds a NUL byte");
+    }
+    if !path.is_absolute() {
+        return Some("is not an absolute path");
+    }
+    if path.components().any(|c| c == Component::ParentDir) {
+        return Some("holds '..'");
+    }
+    if !roots.lexically_under(path) {
+        return Some("is outside the served roots");
+    }
+    let Ok(meta) = fs::metadata(path) else {
+        return Some("does not exist");
+    };
+    let product_dir = meta.is_dir()
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(catalog_index::crawl::is_product_dir);
+    if meta.is_dir() && !product_dir {
+        return Some("is a directory but no product (.SAFE, .SEN3)");
+    }
+    if !meta.is_file() && !product_dir {
+        return Some("is not a regular file or product directory");
+    }
+    let inside = fs::canonicalize(path)
+        .is_ok_and(|real| roots.real().iter().any(|root| real.starts_with(root)));
+    if !inside {
+        return Some("leads outside the served roots");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_checked_line_by_line() {
+        let root = tempfile::tempdir().unwrap();
+        let file = root.path().join("a.zip");
+        fs::write(&file, b"x").unwrap();
+        fs::create_dir(root.path().join("b.SAFE")).unwrap();
+        fs::create_dir(root.path().join("2023")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.path().join("link.zip")).unwrap();
+        let roots = Roots::new(&[root.path().to_path_buf()]).unwrap();
+        let good = file.to_str().unwrap();
+        let dir = root.path().display();
+        assert_eq!(
+            check_list(
+                format!("{good}\n\n{dir}/b.SAFE\r\n{good}\n").as_bytes(),
+                &roots
+            )
+            .unwrap(),
+            [good.to_string(), format!("{dir}/b.SAFE")],
+            "blank lines skipped, repeats kept once"
+        );
+        let bad = check_list(
+            format!(
+                "relative.zip\n{good}\n/etc/passwd\n{dir}/../x\n{dir}/missing\n{dir}/2023\n{dir}/link.zip\n{good}\0\n"
+            )
+            .as_bytes(),
+            &roots,
+        )
+        .unwrap_err();
+        assert_eq!(
+            bad,
+            [
+                "line 1: relative.zip is not an absolute path".to_string(),
+                "line 3: /etc/passwd is outside the served roots".to_string(),
+                format!("line 4: {dir}/../x holds '..'"),
+                format!("line 5: {dir}/missing does not exist"),
+                format!("line 6: {dir}/2023 is a directory but no product (.SAFE, .SEN3)"),
+                format!("line 7: {dir}/link.zip leads outside the served roots"),
+                format!("line 8: {good}\\0 holds a NUL byte"),
+            ]
+        );
+        assert_eq!(
+            check_list(b"\n \n", &roots).unwrap_err(),
+            ["the list is empty"]
+        );
+        assert_eq!(
+            check_list(b"/\xff\n", &roots).unwrap_err(),
+            ["line 1: /\u{fffd} is not UTF-8"]
+        );
+        let many = check_list("x\n".repeat(150).as_bytes(), &roots).unwrap_err();
+        assert_eq!(many.len(), 101);
+        assert_eq!(many[100], "and 50 more bad lines");
+    }
+
+    #[test]
+    fn a_root_must_be_a_directory() {
+        let error = Roots::new(&[PathBuf::from("/no/such/root")]).unwrap_err();
+        assert!(error
+            .to_string()
+            .contains("/no/such/root is not a directory"));
+    }
+}
