@@ -4,36 +4,38 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use anyhow::ensure;
 use catalog_index::build::{build, BuildOptions, Source};
 use catalog_index::layout::IndexDir;
 use catalog_index::search::SortKey;
-use catalog_index::Catalog;
+use catalog_index::{Catalog, State};
+use indicatif::HumanBytes;
 
+use crate::chiller::ledger::Ledger;
 use crate::chiller::recall::{is_resident, RecallMode, Recaller};
-use crate::chiller::server::{router, ServerConfig};
-use crate::chiller::{prepare, submit, ChillerClient};
+use crate::chiller::server::{ChillerServer, ServerConfig};
+use crate::chiller::stage::{submit_to, wait};
+use crate::chiller::{prepare, ChillerClient};
 use crate::output::summary_line;
 use crate::sample;
 
-/// The query the demo stages.
+/// The query the demo stages: the mission's.
 const QUERY: &str = "tile:T60WWV AND sat:S2A";
 
 /// Arguments of `catalog demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Files in the generated archive
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1000..=1_000_000))]
     files: u64,
 }
 
-/// Runs the demo in a temporary directory that is removed at the end.
+/// Runs the demo in a temporary directory that is removed at the end, whatever happens.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let temp = tempfile::Builder::new().prefix("catalog-demo").tempdir()?;
     let archive = temp.path().join("archive");
     let index = IndexDir::new(temp.path().join("index"));
-    // The ledger of this demo's job stays in the demo's directory.
-    std::env::set_var("CATALOG_LEDGER", temp.path().join("jobs"));
 
     println!(
         "1. generating a sample archive of {} files in {}",
@@ -42,8 +44,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
     let summary = sample::generate(&archive, args.files, 1, 0.8, &|_| {})?;
     println!(
-        "   {} products, {} of them on tape (sparse files)",
-        summary.products, summary.products_on_tape
+        "   {} products, {} of them on tape (sparse files), {} in all",
+        summary.products,
+        summary.products_on_tape,
+        HumanBytes(summary.apparent_bytes)
     );
 
     println!("2. indexing it (readdir and stat only)");
@@ -58,63 +62,23 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         report.files, report.info.seconds
     );
 
-    println!("3. querying \"{QUERY}\"");
+    println!("3. catalog query \"{QUERY}\"");
     let catalog = Catalog::open(index.path())?;
     let query = catalog.parse(QUERY)?;
     let hits = catalog.search(query.as_ref(), SortKey::Date, 0, None)?;
     for m in &hits.matches {
-        println!("   {} [{}]", m.path, m.state.map_or("?", |s| s.as_str()));
+        println!("   {} [{}]", m.path, m.state.map_or("?", State::as_str));
     }
     println!("   {}", summary_line(&hits.summary));
+    let paths: Vec<String> = hits.matches.iter().map(|m| m.path.clone()).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async {
-        let config = ServerConfig {
-            roots: vec![archive.clone()],
-            state_dir: temp.path().join("chiller"),
-            recaller: Recaller {
-                mode: RecallMode::Simulate,
-                command: None,
-                mount_delay: Duration::from_millis(300),
-                drive_rate: 8_000_000_000,
-            },
-            workers: 1,
-            max_body: 64 << 20,
-            token: None,
-        };
-        let (router, _) = router(config)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        println!(
-            "4. started a Chiller-compatible staging server at {url} (simulated tape library)"
-        );
+    runtime.block_on(stage(temp.path(), &archive, &paths))?;
 
-        let paths: Vec<String> = hits.matches.iter().map(|m| m.path.clone()).collect();
-        let prepared = prepare(paths.clone(), false);
-        println!("5. staging: {}", prepared.summary());
-        let client = ChillerClient::new(&url, None)?;
-        let ids = submit(&client, &prepared, Some(QUERY), None).await?;
-        println!(
-            "   job {} submitted; waiting for the recall",
-            ids.join(", ")
-        );
-        crate::chiller::stage::wait(&client, &ids, Some(Duration::from_secs(120))).await?;
-        let resident = paths.iter().filter(|p| is_resident(Path::new(p))).count();
-        println!(
-            "6. job finished: {resident} of {} files are now on disk",
-            paths.len()
-        );
-        anyhow::ensure!(
-            resident == paths.len(),
-            "{} files are still on tape",
-            paths.len() - resident
-        );
-        anyhow::Ok(())
-    })?;
+    println!("7. re-indexing and asking again");
     build(
         &index,
         Source::Roots(vec![archive]),
@@ -125,11 +89,84 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let on_tape = catalog
         .count(catalog.parse(&format!("{QUERY} AND state:tape"))?.as_ref())?
         .files;
-    println!("   after a re-index, \"{QUERY} AND state:tape\" matches {on_tape} files");
+    println!("   \"{QUERY} AND state:tape\" now matches {on_tape} files");
+    ensure!(
+        on_tape == 0,
+        "{on_tape} files of the query are still on tape"
+    );
     println!(
         "done in {:.1} s; removing {}",
         started.elapsed().as_secs_f64(),
         temp.path().display()
+    );
+    Ok(())
+}
+
+/// Steps 4 to 6: a staging server on a free loopback port, the upload through the real HTTP
+/// client, and the wait until the files are on disk. The job goes to a ledger in `dir`, not to
+/// the user's history, since its server is gone when the demo ends.
+async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<()> {
+    let server = ChillerServer::start(ServerConfig {
+        roots: vec![archive.to_path_buf()],
+        state_dir: dir.join("chiller"),
+        recaller: Recaller {
+            mode: RecallMode::Simulate,
+            command: None,
+            mount_delay: Duration::from_millis(300),
+            drive_rate: 8_000_000_000,
+        },
+        workers: 1,
+        max_body: 64 << 20,
+        token: None,
+    })?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    println!("4. started a Chiller-compatible staging server at {url} (a simulated tape library)");
+
+    let prepared = prepare(paths.to_vec(), false);
+    println!("5. catalog query \"{QUERY}\" --stage --wait --chiller {url}");
+    println!("   {}", prepared.summary());
+    let client = ChillerClient::new(&url, None)?;
+    let ledger = Ledger::at(&dir.join("jobs"));
+    let staged = async {
+        if prepared.paths.is_empty() {
+            println!("6. nothing to stage: every file of the query is on disk already");
+            return Ok(());
+        }
+        let entries = submit_to(&ledger, &client, &prepared, Some(QUERY), None, |entry| {
+            println!(
+                "   job {} submitted: POST {url}/upload; polling GET {url}/jobs/{}",
+                entry.id, entry.id
+            )
+        })
+        .await?;
+        let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
+        let started = Instant::now();
+        let statuses = wait(&client, &ids, Some(Duration::from_secs(120)), |_, _| {}).await?;
+        let done: u64 = statuses.iter().filter_map(|s| s.done).sum();
+        println!(
+            "6. the server says \"Finished\":\"true\" after {:.1} s, {done} files recalled",
+            started.elapsed().as_secs_f64()
+        );
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = stop.send(());
+    serving.await??;
+    staged?;
+    let resident = paths.iter().filter(|p| is_resident(Path::new(p))).count();
+    println!(
+        "   stat: {resident} of {} files of the query are now on disk",
+        paths.len()
+    );
+    ensure!(
+        resident == paths.len(),
+        "{} files of the query are still on tape",
+        paths.len() - resident
     );
     Ok(())
 }

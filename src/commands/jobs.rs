@@ -2,28 +2,29 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use indicatif::HumanBytes;
 
-use crate::chiller::client::ChillerClient;
+use crate::chiller::client::DEFAULT_URL;
 use crate::chiller::ledger::Ledger;
-use crate::chiller::stage::wait;
+use crate::chiller::stage::{note, wait};
+use crate::chiller::{ChillerClient, JobStatus};
 
 /// Arguments of `catalog jobs`.
 #[derive(Debug, clap::Args)]
 pub struct JobsArgs {
     /// A job id: show its status as the server reports it
     id: Option<String>,
-    /// Wait until the job is finished
+    /// Wait until the job is finished, showing progress on a terminal
     #[arg(long, requires = "id")]
     wait: bool,
-    /// Give up waiting after this many seconds
+    /// Give up waiting after this many seconds (exit 1; the job goes on)
     #[arg(long, value_name = "SECONDS", requires = "wait")]
     timeout: Option<u64>,
     /// Print JSON
     #[arg(long)]
     json: bool,
-    /// Ask this server, e.g. after it moved (default: the one the job was submitted to)
+    /// Ask this server [default: the one the job was submitted to, else $CHILLER_URL, else
+    /// https://chiller.eodc.eu]
     #[arg(long = "chiller", value_name = "URL", requires = "id")]
     server: Option<String>,
     /// Bearer token for the server
@@ -35,62 +36,99 @@ pub struct JobsArgs {
 pub fn run(args: JobsArgs) -> anyhow::Result<()> {
     let ledger = Ledger::open()?;
     let Some(id) = &args.id else {
-        let entries = ledger.entries()?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&entries)?);
-            return Ok(());
-        }
-        for entry in entries {
-            println!(
-                "{}\t{}\t{}\t{} files\t{}\t{}",
-                entry.id,
-                entry.submitted,
-                entry.server,
-                entry.files,
-                HumanBytes(entry.bytes),
-                entry.query.as_deref().unwrap_or("(list)")
-            );
-        }
-        return Ok(());
+        return history(&ledger, args.json);
     };
-    let entry = ledger.find(id)?.with_context(|| format!("job {id} is not in the local ledger; `catalog jobs` lists the jobs submitted from here"))?;
-    let server = args.server.as_deref().unwrap_or(&entry.server);
-    let client = ChillerClient::new(server, args.token.clone())?;
+    let mut entry = ledger.find(id)?;
+    // The server the job went to wins over the environment's, which may name another one;
+    // a job from elsewhere (the old script) is looked for at the usual server.
+    let server = args
+        .server
+        .clone()
+        .or_else(|| entry.as_ref().map(|e| e.server.clone()))
+        .or_else(|| std::env::var("CHILLER_URL").ok())
+        .unwrap_or_else(|| DEFAULT_URL.to_string());
+    let client = ChillerClient::new(&server, args.token.clone())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let mut entries: Vec<_> = entry.take().into_iter().collect();
     let status = runtime.block_on(async {
         if args.wait {
-            wait(
-                &client,
-                std::slice::from_ref(id),
-                args.timeout.map(Duration::from_secs),
-            )
+            let timeout = args.timeout.map(Duration::from_secs);
+            wait(&client, std::slice::from_ref(id), timeout, |id, status| {
+                note(&ledger, &mut entries, id, status)
+            })
             .await
-            .map(|mut s| s.remove(0))
+            .map(|mut statuses| statuses.remove(0))
         } else {
-            client.status(id).await
+            let status = client.status(id).await?;
+            note(&ledger, &mut entries, id, &status);
+            Ok(status)
         }
     })?;
+    let entry = entries.pop();
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"job": entry.id, "server": server, "status": status.raw})
-            )?
-        );
-    } else {
-        println!(
-            "job {} at {} ({} files, {}, submitted {})",
-            entry.id,
-            server,
+        let answer = serde_json::json!({
+            "job": id,
+            "server": server,
+            "submitted": entry.as_ref().map(|e| &e.submitted),
+            "query": entry.as_ref().and_then(|e| e.query.as_ref()),
+            "files": entry.as_ref().map(|e| e.files),
+            "bytes": entry.as_ref().map(|e| e.bytes),
+            "status": status.raw,
+        });
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    match &entry {
+        Some(entry) => println!(
+            "job {id} at {server}: {} files, {}, submitted {}{}",
             entry.files,
             HumanBytes(entry.bytes),
-            entry.submitted
+            entry.submitted,
+            entry
+                .query
+                .as_ref()
+                .map_or(String::new(), |q| format!(" for \"{q}\""))
+        ),
+        None => println!("job {id} at {server} (not submitted from here)"),
+    }
+    print_status(&status);
+    Ok(())
+}
+
+/// Every field the server sent, one a line, strings without their quotes.
+fn print_status(status: &JobStatus) {
+    for (key, value) in &status.raw {
+        let value = match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        println!("  {key}: {value}");
+    }
+}
+
+/// Every job submitted from here, oldest first, with its last known status.
+fn history(ledger: &Ledger, json: bool) -> anyhow::Result<()> {
+    let entries = ledger.entries()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        eprintln!("no jobs submitted from here yet");
+    }
+    for entry in entries {
+        println!(
+            "{}\t{}\t{}\t{} files\t{}\t{}\t{}",
+            entry.id,
+            entry.submitted,
+            entry.server,
+            entry.files,
+            HumanBytes(entry.bytes),
+            entry.status_text(),
+            entry.query.as_deref().unwrap_or("(list)")
         );
-        for (key, value) in &status.raw {
-            println!("  {key}: {value}");
-        }
     }
     Ok(())
 }
