@@ -1,127 +1,42 @@
-//! Staging with the real binary against the real `catalog chiller-server` on 127.0.0.1, and
-//! against small fake servers for the faults a real one may show.
+//! Staging with the real binary: `catalog query --stage`, `catalog stage`, `catalog jobs` and
+//! `catalog demo` against the real `catalog chiller-server` on 127.0.0.1, and against small
+//! fake servers for the faults a real one may show.
 
+mod chiller_support;
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use catalog_index::State;
-use common::{curl, TestEnv};
+use chiller_support::{
+    catalog, fake, list_file, state, stderr, stdout, tape_archive, Server, DISK_PRODUCT,
+};
+use common::TestEnv;
 
-/// A running `catalog chiller-server`.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(env: &TestEnv, extra: &[&str]) -> Server {
-        Server::start_with_delay(env, 50, extra)
-    }
-
-    fn start_with_delay(env: &TestEnv, mount_delay_ms: u64, extra: &[&str]) -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
-            .args(["chiller-server", "--listen", "127.0.0.1:0", "--root"])
-            .arg(env.root())
-            .arg("--state-dir")
-            .arg(env.path().join("chiller-state"))
-            .args(["--mount-delay-ms", &mount_delay_ms.to_string()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let address = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"));
-        Server {
-            child,
-            url: format!("http://{address}"),
-        }
-    }
-
-    fn stop(mut self) {
-        // SIGTERM: the server shuts down gracefully.
-        Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn stderr(output: &std::process::Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn state(path: &str) -> State {
-    let (size, blocks) = catalog_index::crawl::usage(Path::new(path)).unwrap();
-    State::from_blocks(size, blocks)
-}
-
-fn catalog(env: &TestEnv) -> assert_cmd::Command {
-    let mut cmd = env.catalog();
-    cmd.env("CATALOG_LEDGER", env.path().join("ledger"));
-    cmd
-}
-
-/// Files of the archive on tape, as small sparse files so that a recall is quick.
-fn tape_archive() -> (TestEnv, Vec<String>) {
-    let env = TestEnv::new();
-    let mut paths = Vec::new();
-    for (i, tile) in ["T60WWV", "T60WWV", "T60WWV", "T31NFF"].iter().enumerate() {
-        let name = format!("copernicus.eu/s2a_prd_msil1c/2023/06/1{i}/S2A_MSIL1C_2023061{i}T230131_N0509_R029_{tile}_2023061{i}T235959.zip");
-        env.tape_file(&name, 64 << 20);
-        paths.push(env.abs(&name));
-    }
-    env.disk_file("copernicus.eu/s2a_prd_msil1c/2023/06/20/S2A_MSIL1C_20230620T230131_N0509_R029_T60WWV_20230620T235959.zip", 100);
-    env.index_archive();
-    (env, paths)
-}
+const QUERY: &str = "tile:T60WWV AND sat:S2A";
 
 #[test]
 fn staging_a_query_with_wait_brings_its_files_to_disk() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &[]);
+    let out = env.path().join("staged.txt");
     let output = catalog(&env)
-        .args([
-            "query",
-            "tile:T60WWV AND sat:S2A",
-            "--stage",
-            "--wait",
-            "--timeout",
-            "60",
-            "--chiller",
-            &server.url,
-        ])
+        .args(["query", QUERY, "--stage", "--wait", "--timeout", "60"])
+        .args(["--chiller", &server.url, "--out"])
+        .arg(&out)
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    let id = String::from_utf8(output.stdout.clone())
-        .unwrap()
-        .trim()
-        .to_string();
-    assert_eq!(id, "1");
+    assert_eq!(stdout(&output), "1\n", "the job id, and nothing else");
     let message = stderr(&output);
     assert!(
         message.contains("3 files (192.00 MiB) to stage; 1 already on disk left out"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("submitted as job 1 to {}", server.url)),
         "{message}"
     );
     assert!(message.contains("finished: 3 files recalled"), "{message}");
@@ -134,227 +49,270 @@ fn staging_a_query_with_wait_brings_its_files_to_disk() {
         );
     }
     assert_eq!(state(&paths[3]), State::Tape, "other tiles stay on tape");
-
-    // The ledger outlives the process that wrote it.
-    let jobs = catalog(&env).arg("jobs").output().unwrap();
-    let jobs = String::from_utf8(jobs.stdout).unwrap();
-    assert!(
-        jobs.starts_with("1\t")
-            && jobs.contains(&server.url)
-            && jobs.contains("3 files")
-            && jobs.contains("tile:T60WWV AND sat:S2A"),
-        "{jobs}"
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        written.lines().count(),
+        4,
+        "--out has every match: {written}"
     );
-    let status = catalog(&env)
-        .args(["jobs", "1", "--json"])
-        .output()
-        .unwrap();
-    assert!(status.status.success(), "{}", stderr(&status));
-    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
-    assert_eq!(status["status"]["Finished"], "true");
-    assert_eq!(status["status"]["Done"], 3);
-    let entries = catalog(&env).args(["jobs", "--json"]).output().unwrap();
-    let entries: serde_json::Value = serde_json::from_slice(&entries.stdout).unwrap();
-    assert_eq!(entries[0]["list"].as_array().unwrap().len(), 3);
 
-    let again = catalog(&env)
-        .args(["query", "tile:T60WWV", "--stage", "--chiller", &server.url])
+    // The catalog, re-indexed, sees the files on disk.
+    env.index_archive();
+    let count = catalog(&env)
+        .args(["query", &format!("{QUERY} AND state:tape"), "--count"])
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(stdout(&count), "0\n");
+
+    // Staging again finds nothing to do: that is said, and no failure.
+    let again = catalog(&env)
+        .args(["query", QUERY, "--stage", "--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_eq!(stdout(&again), "");
     assert!(
-        stderr(&again).contains("nothing to stage"),
+        stderr(&again)
+            .ends_with("nothing to stage: 4 already on disk left out (--all stages them)\n"),
         "{}",
         stderr(&again)
     );
 }
 
 #[test]
-fn staging_a_list_in_batches_and_a_vanished_file() {
+fn staging_jobs_shows_the_ledger_after_a_restart() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &[]);
-    let list = env.path().join("list.txt");
-    let missing = env.abs("copernicus.eu/gone.zip");
-    std::fs::write(
-        &list,
-        format!("{}\n{}\n{}\n{missing}\n", paths[0], paths[1], paths[3]),
-    )
-    .unwrap();
-    let output = catalog(&env)
-        .args(["stage"])
+    let list = list_file(&env, "list.txt", &[&paths[3]]);
+    let staged = catalog(&env)
+        .arg("stage")
         .arg(&list)
-        .args(["--batch-size", "2", "--wait", "--chiller", &server.url])
+        .args(["--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert!(staged.status.success(), "{}", stderr(&staged));
+    let waited = catalog(&env)
+        .args([
+            "query",
+            QUERY,
+            "--stage",
+            "--wait",
+            "--chiller",
+            &server.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(waited.status.success(), "{}", stderr(&waited));
+
+    // A later process reads the history, each job with its server, size, query and the status
+    // last seen; the environment's CHILLER_URL does not move a recorded job elsewhere.
+    let jobs = catalog(&env).arg("jobs").output().unwrap();
+    let jobs = stdout(&jobs);
+    let lines: Vec<&str> = jobs.lines().collect();
+    assert_eq!(lines.len(), 2, "{jobs}");
+    assert!(lines[0].starts_with("1\t"), "{jobs}");
+    assert!(
+        lines[0].contains(&server.url) && lines[0].contains("1 files\t64.00 MiB\tunknown\t(list)"),
+        "{jobs}"
+    );
+    assert!(
+        lines[1].starts_with("2\t")
+            && lines[1].contains(&format!("3 files\t192.00 MiB\tfinished\t{QUERY}")),
+        "{jobs}"
+    );
+    let status = catalog(&env)
+        .args(["jobs", "1", "--wait", "--timeout", "30", "--json"])
+        .env("CHILLER_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", stderr(&status));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["server"], server.url.as_str());
+    assert_eq!(status["files"], 1);
+    assert_eq!(status["status"]["Finished"], "true");
+    assert_eq!(status["status"]["Done"], 1);
+    let entries = catalog(&env).args(["jobs", "--json"]).output().unwrap();
+    let entries: serde_json::Value = serde_json::from_slice(&entries.stdout).unwrap();
+    assert_eq!(entries[0]["list"], serde_json::json!([paths[3]]));
+    assert_eq!(entries[0]["last_status"]["finished"], true);
+    assert_eq!(entries[1]["query"], QUERY);
+
+    let text = catalog(&env).args(["jobs", "2"]).output().unwrap();
+    let text = stdout(&text);
+    assert!(
+        text.starts_with(&format!(
+            "job 2 at {}: 3 files, 192.00 MiB, submitted",
+            server.url
+        )) && text.contains("  Finished: true\n")
+            && text.contains("  Done: 3\n"),
+        "{text}"
+    );
+
+    let unknown = catalog(&env)
+        .args(["jobs", "77"])
+        .env("CHILLER_URL", &server.url)
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains(&format!("Chiller at {} knows no job 77", server.url)),
+        "a job from elsewhere is looked for at the usual server: {}",
+        stderr(&unknown)
+    );
+    let unknown = catalog(&env)
+        .args(["jobs", "77", "--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        stderr(&unknown),
+        format!(
+            "catalog: Chiller at {} knows no job 77: no job 77\n",
+            server.url
+        )
+    );
+}
+
+#[test]
+fn staging_a_list_from_stdin_in_batches_with_a_vanished_file() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &[]);
+    let missing = env.abs("copernicus.eu/gone.zip");
+    let output = catalog(&env)
+        .args(["stage", "-", "--batch-size", "2", "--wait"])
+        .args(["--chiller", &server.url])
+        .write_stdin(format!(
+            "{}\r\n\n{}\n{}\n{missing}\n",
+            paths[0], paths[1], paths[3]
+        ))
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(String::from_utf8(output.stdout.clone()).unwrap(), "1\n2\n");
+    assert_eq!(stdout(&output), "1\n2\n");
+    let message = stderr(&output);
     assert!(
-        stderr(&output).contains(&format!("1 no longer exist: {missing}")),
+        message.contains(&format!(
+            "3 files (192.00 MiB) to stage; 1 no longer exist: {missing}; submitted as jobs 1, 2"
+        )),
+        "{message}"
+    );
+    assert!([0, 1, 3].iter().all(|&i| state(&paths[i]) == State::Disk));
+    assert_eq!(state(&paths[2]), State::Tape);
+    let ledger = catalog(&env).args(["jobs", "--json"]).output().unwrap();
+    let ledger: serde_json::Value = serde_json::from_slice(&ledger.stdout).unwrap();
+    assert_eq!(ledger[0]["list"], serde_json::json!([paths[0], paths[1]]));
+    assert_eq!(ledger[1]["list"], serde_json::json!([paths[3]]));
+    assert_eq!(ledger[1]["bytes"], 64 << 20);
+}
+
+#[test]
+fn staging_all_sends_files_on_disk_too() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &[]);
+    let on_disk = env.abs(DISK_PRODUCT);
+    let list = list_file(&env, "list.txt", &[&on_disk, &paths[0]]);
+    let output = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--all", "--wait", "--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("2 files (64.00 MiB) to stage; submitted as job 1"),
         "{}",
         stderr(&output)
     );
-    assert!([0, 1, 3].iter().all(|&i| state(&paths[i]) == State::Disk));
-}
-
-#[test]
-fn a_server_restarted_in_the_middle_of_a_job_resumes_it() {
-    let (env, paths) = tape_archive();
-    let server = Server::start_with_delay(&env, 1500, &[]);
-    let list = env.path().join("list.txt");
-    std::fs::write(&list, paths[..3].join("\n")).unwrap();
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", &server.url])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    std::thread::sleep(Duration::from_millis(2000));
-    let (code, body) = curl(&[&format!("{}/jobs/1", server.url)]);
-    assert_eq!(code, "200");
-    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(status["Finished"], "false", "{body}");
-    server.stop();
-
-    let server = Server::start(&env, &[]);
-    let output = catalog(&env)
-        .args(["jobs", "1", "--wait", "--timeout", "60", "--json"])
-        .args(["--chiller", &server.url])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", stderr(&output));
-    assert!(paths[..3].iter().all(|p| state(p) == State::Disk));
-    let (_, body) = curl(&[&format!("{}/jobs/1", server.url)]);
-    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        (status["Finished"].as_str(), status["Done"].as_u64()),
-        (Some("true"), Some(3)),
-        "{body}"
+    assert!(
+        stderr(&output).contains("finished: 2 files recalled"),
+        "{}",
+        stderr(&output)
     );
 }
 
 #[test]
-fn the_server_rejects_bad_lists_naming_the_lines() {
-    let (env, paths) = tape_archive();
-    let server = Server::start(&env, &["--max-list-bytes", "4096"]);
-    let upload = |body: &str| curl(&["--data-binary", body, &format!("{}/upload", server.url)]);
-    for (body, needle) in [
-        (
-            "relative/file.zip".to_string(),
-            "line 1: relative/file.zip is not an absolute path",
-        ),
-        (
-            format!("{}\n/etc/passwd", paths[0]),
-            "line 2: /etc/passwd is outside the served roots",
-        ),
-        (
-            format!("{}/copernicus.eu/../../x", env.root().display()),
-            "holds '..'",
-        ),
-        (
-            format!("{}/copernicus.eu/missing.zip", env.root().display()),
-            "does not exist",
-        ),
-        ("\n\n".to_string(), "the list is empty"),
-    ] {
-        let (code, text) = upload(&body);
-        assert_eq!(code, "400", "{body}: {text}");
-        assert!(text.contains(needle), "{body}: {text}");
-    }
-    let huge = format!("{}\n", paths[0]).repeat(200);
-    assert_eq!(upload(&huge).0, "413");
-    let (code, _) = curl(&[&format!("{}/jobs/99", server.url)]);
-    assert_eq!(code, "404");
-    let (code, id) = upload(&paths[0]);
-    assert_eq!((code.as_str(), id.trim()), ("200", "1"));
+fn staging_refuses_lists_it_cannot_stage() {
+    let env = TestEnv::new();
+    let list = list_file(&env, "list.txt", &["relative/a.zip", "/x/b.zip"]);
+    let output = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--chiller", "http://127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "catalog: the list {} holds relative paths (line 1: relative/a.zip): Chiller takes absolute paths only\n",
+            list.display()
+        )
+    );
+    let gone = catalog(&env)
+        .args(["stage", "-", "--chiller", "http://127.0.0.1:9"])
+        .write_stdin("/no/such/file.zip\n")
+        .output()
+        .unwrap();
+    assert_eq!(gone.status.code(), Some(1));
+    assert_eq!(
+        stderr(&gone),
+        "catalog: nothing to stage: 1 no longer exist: /no/such/file.zip\n"
+    );
+    let empty = catalog(&env)
+        .args(["stage", "-"])
+        .write_stdin("\n")
+        .output()
+        .unwrap();
+    assert_eq!(empty.status.code(), Some(1));
+    assert_eq!(
+        stderr(&empty),
+        "catalog: nothing to stage: the list is empty\n"
+    );
+    let bad_url = catalog(&env)
+        .args(["stage", "-", "--chiller", "chiller.eodc.eu"])
+        .write_stdin("/x\n")
+        .output()
+        .unwrap();
+    assert_eq!(bad_url.status.code(), Some(1));
+    assert!(
+        stderr(&bad_url).starts_with("catalog: bad Chiller URL 'chiller.eodc.eu'"),
+        "{}",
+        stderr(&bad_url)
+    );
 }
 
 #[test]
-fn the_token_is_required_when_set() {
+fn staging_gives_up_waiting_at_the_timeout() {
     let (env, paths) = tape_archive();
-    let server = Server::start(&env, &["--token", "s3cret"]);
-    let list = env.path().join("list.txt");
-    std::fs::write(&list, &paths[0]).unwrap();
-    let refused = catalog(&env)
+    let server = Server::start_with_delay(&env, 30_000, &[]);
+    let list = list_file(&env, "list.txt", &[&paths[0]]);
+    let started = Instant::now();
+    let output = catalog(&env)
         .arg("stage")
         .arg(&list)
-        .args(["--chiller", &server.url])
+        .args(["--wait", "--timeout", "2", "--chiller", &server.url])
         .output()
         .unwrap();
-    assert_eq!(refused.status.code(), Some(1));
-    assert!(stderr(&refused).contains("401"), "{}", stderr(&refused));
-    let accepted = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", &server.url, "--token", "s3cret", "--wait"])
-        .output()
-        .unwrap();
-    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(stdout(&output), "1\n", "the id is shown all the same");
+    let message = stderr(&output);
+    assert!(
+        message.lines().last().unwrap().starts_with("catalog: timed out after 2 seconds (recalling, 0 of 1 files recalled); the server goes on: follow with `catalog jobs 1 --wait`"),
+        "{message}"
+    );
+    let jobs = catalog(&env).arg("jobs").output().unwrap();
+    assert!(
+        stdout(&jobs).contains("\trunning 0 of 1\t"),
+        "{}",
+        stdout(&jobs)
+    );
 }
 
-/// A fake server answering requests in turn with canned responses; it records the requests.
-struct Fake {
-    url: String,
-    requests: Arc<Mutex<Vec<Vec<u8>>>>,
-}
-
-fn fake(responses: Vec<(u16, &'static str, Duration)>) -> Fake {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    std::thread::spawn(move || {
-        for (status, body, delay) in responses {
-            let Ok((mut stream, _)) = listener.accept() else {
-                return;
-            };
-            stream
-                .set_read_timeout(Some(Duration::from_secs(5)))
-                .unwrap();
-            let request = read_request(&mut stream);
-            seen.lock().unwrap().push(request);
-            std::thread::sleep(delay);
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    Fake { url, requests }
-}
-
-/// One whole HTTP request: headers, then as many body bytes as Content-Length says.
-fn read_request(stream: &mut std::net::TcpStream) -> Vec<u8> {
-    let mut request = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buffer).unwrap_or(0);
-        if n == 0 {
-            return request;
-        }
-        request.extend_from_slice(&buffer[..n]);
-        let text = String::from_utf8_lossy(&request).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            if request.len() >= end + 4 + length {
-                return request;
-            }
-        }
-    }
-}
-
+/// `catalog stage` of one sparse file to `url`.
 fn stage_to(env: &TestEnv, url: &str, extra: &[&str]) -> std::process::Output {
-    let list = env.path().join("fake-list.txt");
-    std::fs::write(&list, format!("{}\n", env.abs("a.zip"))).unwrap();
     env.tape_file("a.zip", 1 << 20);
+    let list = list_file(env, "fake-list.txt", &[&env.abs("a.zip")]);
     catalog(env)
         .arg("stage")
         .arg(&list)
@@ -365,41 +323,101 @@ fn stage_to(env: &TestEnv, url: &str, extra: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn faults_of_the_server_are_one_clear_line() {
+fn staging_faults_of_the_server_are_one_clear_line() {
     let env = TestEnv::new();
     let down = stage_to(&env, "http://127.0.0.1:9", &[]);
     assert_eq!(down.status.code(), Some(1));
     let message = stderr(&down);
     assert_eq!(message.lines().count(), 1, "{message}");
     assert!(
-        message.contains("cannot upload to Chiller at http://127.0.0.1:9: connection failed"),
+        message.starts_with(
+            "catalog: cannot upload to Chiller at http://127.0.0.1:9 (5 tries): connection failed"
+        ),
         "{message}"
     );
 
-    for (response, needle) in [
+    for (answer, needle) in [
         (
             (500, "tape library offline", Duration::ZERO),
             "refused the upload (500 Internal Server Error): tape library offline",
         ),
-        ((200, "", Duration::ZERO), "empty job id"),
-        ((200, "\u{1}\u{2}garbage", Duration::ZERO), "no job id"),
+        (
+            (200, "", Duration::ZERO),
+            "answered the upload with an empty job id",
+        ),
+        (
+            (200, "  \n", Duration::ZERO),
+            "answered the upload with an empty job id",
+        ),
+        (
+            (200, "\u{1}\u{2}garbage", Duration::ZERO),
+            "answered the upload with no job id but: \u{1}\u{2}garbage",
+        ),
+        (
+            (200, "<html>\n<body>hello</body>\n</html>", Duration::ZERO),
+            "answered the upload with no job id but: <html> <body>hello</body> </html>",
+        ),
         (
             (403, "quota exceeded", Duration::ZERO),
-            "(403 Forbidden): quota exceeded",
+            "refused the upload (403 Forbidden): quota exceeded",
         ),
     ] {
-        let server = fake(vec![response]);
-        let output = stage_to(&env, &server.url, &[]);
+        let server = fake(vec![answer]);
+        let output = stage_to(&env, &server.url, &["--wait"]);
         assert_eq!(output.status.code(), Some(1), "{needle}");
-        assert!(stderr(&output).contains(needle), "{}", stderr(&output));
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(message.contains(needle), "{message}");
+        assert_eq!(stdout(&output), "", "no job id");
         assert_eq!(
             server.requests.lock().unwrap().len(),
             1,
             "an upload is never retried"
         );
     }
+    let jobs = catalog(&env).arg("jobs").output().unwrap();
+    assert_eq!(stdout(&jobs), "", "no job was recorded");
 
-    // A slow server is waited for; status calls ride out 5xx answers; Finished may be a boolean.
+    let garbage = fake(vec![
+        (200, "7", Duration::ZERO),
+        (200, "<html>oops</html>", Duration::ZERO),
+    ]);
+    let output = stage_to(&env, &garbage.url, &["--wait"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("answered job 7 with no JSON object: <html>oops</html>"),
+        "{}",
+        stderr(&output)
+    );
+    let odd = fake(vec![
+        (200, "8", Duration::ZERO),
+        (200, r#"{"Finished":"soon"}"#, Duration::ZERO),
+    ]);
+    let output = stage_to(&env, &odd.url, &["--wait"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains(
+            "answered job 8 oddly: the status answer has an unreadable \"Finished\": \"soon\""
+        ),
+        "{}",
+        stderr(&output)
+    );
+    let gone = fake(vec![
+        (200, "9", Duration::ZERO),
+        (404, "no such job", Duration::ZERO),
+    ]);
+    let output = stage_to(&env, &gone.url, &["--wait"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).ends_with("knows no job 9: no such job\n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn staging_rides_out_a_slow_and_failing_server_with_finished_as_a_boolean() {
+    let env = TestEnv::new();
     let server = fake(vec![
         (200, "42\n", Duration::from_millis(1500)),
         (503, "busy", Duration::ZERO),
@@ -418,24 +436,55 @@ fn faults_of_the_server_are_one_clear_line() {
     let started = Instant::now();
     let output = stage_to(&env, &server.url, &["--wait", "--timeout", "60"]);
     assert!(output.status.success(), "{}", stderr(&output));
-    assert_eq!(String::from_utf8(output.stdout.clone()).unwrap(), "42\n");
+    assert_eq!(stdout(&output), "42\n");
     assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(stderr(&output).contains("finished: 1 files recalled"));
     assert_eq!(server.requests.lock().unwrap().len(), 5);
 
-    let garbage = fake(vec![
-        (200, "7", Duration::ZERO),
-        (200, "<html>oops</html>", Duration::ZERO),
+    // The status of a job whose server says `"Finished":"true"` as a string, with its own
+    // fields kept.
+    let again = fake(vec![(
+        200,
+        r#"{"Finished":"true","Files":"1","Done":"1","Tape":"T00042"}"#,
+        Duration::ZERO,
+    )]);
+    let status = catalog(&env)
+        .args(["jobs", "42", "--json", "--chiller", &again.url])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", stderr(&status));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["status"]["Tape"], "T00042");
+    let jobs = catalog(&env).arg("jobs").output().unwrap();
+    assert!(
+        stdout(&jobs).starts_with("42\t") && stdout(&jobs).contains("\tfinished\t"),
+        "the status seen is noted: {}",
+        stdout(&jobs)
+    );
+
+    // Status calls are retried a bounded number of times.
+    let failing = fake(vec![
+        (200, "43", Duration::ZERO),
+        (500, "down", Duration::ZERO),
+        (500, "down", Duration::ZERO),
+        (500, "down", Duration::ZERO),
+        (500, "down", Duration::ZERO),
+        (500, "still down", Duration::ZERO),
     ]);
-    let output = stage_to(&env, &garbage.url, &["--wait"]);
+    let output = stage_to(&env, &failing.url, &["--wait"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("answered job 7 with no JSON object: <html>oops</html>"),
+        stderr(&output).ends_with(&format!(
+            "cannot get the status of job 43 from Chiller at {} after 5 tries: 500 Internal Server Error: still down\n",
+            failing.url
+        )),
         "{}",
         stderr(&output)
     );
+    assert_eq!(failing.requests.lock().unwrap().len(), 6);
 
     let failed = fake(vec![
-        (200, "8", Duration::ZERO),
+        (200, "44", Duration::ZERO),
         (
             200,
             r#"{"Finished":"true","Files":1,"Done":0,"Failed":1}"#,
@@ -445,36 +494,57 @@ fn faults_of_the_server_are_one_clear_line() {
     let output = stage_to(&env, &failed.url, &["--wait"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
-        stderr(&output).contains("1 files could not be recalled"),
+        stderr(&output).ends_with(
+            "catalog: job 44: 1 of 1 files could not be recalled; `catalog jobs ID` shows the server's report\n"
+        ),
         "{}",
         stderr(&output)
     );
 }
 
+/// The request line and the headers and body that matter of a raw HTTP request.
+fn request_form(raw: &[u8]) -> (String, Option<String>, Option<String>, Vec<u8>) {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a whole request");
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    let header = |name: &str| {
+        head.lines().skip(1).find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_string())
+        })
+    };
+    (
+        head.lines().next().unwrap().to_string(),
+        header("content-type"),
+        header("content-length"),
+        raw[end + 4..].to_vec(),
+    )
+}
+
 #[test]
-fn the_upload_has_the_form_of_the_documented_curl_call() {
+fn staging_the_upload_has_the_form_of_the_documented_curl_call() {
+    let curl = Path::new("/usr/bin/curl");
+    assert!(
+        curl.exists(),
+        "this test compares catalog's upload with curl's, and /usr/bin/curl is missing: install curl (.ci/run does)"
+    );
     let env = TestEnv::new();
     env.tape_file("a.zip", 1 << 20);
     env.tape_file("b.zip", 1 << 20);
-    let list = env.path().join("list.txt");
-    std::fs::write(
-        &list,
-        format!("{}\n{}\n", env.abs("a.zip"), env.abs("b.zip")),
-    )
-    .unwrap();
+    let list = list_file(&env, "list.txt", &[&env.abs("a.zip"), &env.abs("b.zip")]);
 
+    // curl https://chiller.eodc.eu/upload --data-binary "@list.txt", against a local listener.
     let from_curl = fake(vec![(200, "1", Duration::ZERO)]);
-    let status = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            &format!("{}/upload", from_curl.url),
-            "--data-binary",
-        ])
+    let status = Command::new(curl)
+        .args(["-s", "-o", "/dev/null"])
+        .arg(format!("{}/upload", from_curl.url))
+        .arg("--data-binary")
         .arg(format!("@{}", list.display()))
         .status()
-        .expect("curl is installed");
+        .unwrap();
     assert!(status.success());
     let from_catalog = fake(vec![(200, "1", Duration::ZERO)]);
     let output = catalog(&env)
@@ -485,60 +555,46 @@ fn the_upload_has_the_form_of_the_documented_curl_call() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
 
-    let parse = |raw: &[u8]| {
-        let text = String::from_utf8(raw.to_vec()).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        let mut lines = head.lines();
-        let request_line = lines.next().unwrap().to_string();
-        let header = |name: &str| {
-            head.lines().find_map(|l| {
-                l.split_once(':')
-                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.trim().to_string())
-            })
-        };
-        (
-            request_line,
-            header("content-type"),
-            header("content-length"),
-            body.to_string(),
-        )
-    };
-    let curl_request = parse(&from_curl.requests.lock().unwrap()[0]);
-    let catalog_request = parse(&from_catalog.requests.lock().unwrap()[0]);
+    let curl_request = request_form(&from_curl.requests.lock().unwrap()[0]);
+    let catalog_request = request_form(&from_catalog.requests.lock().unwrap()[0]);
     assert_eq!(curl_request.0, "POST /upload HTTP/1.1");
     assert_eq!(
         curl_request.1.as_deref(),
         Some("application/x-www-form-urlencoded")
     );
+    assert_eq!(curl_request.3, std::fs::read(&list).unwrap());
     assert_eq!(catalog_request, curl_request);
 }
 
 #[test]
-fn the_demo_runs_the_whole_mission_and_cleans_up() {
+fn staging_the_demo_runs_the_whole_mission_and_cleans_up() {
     let env = TestEnv::new();
-    let output = env
-        .catalog()
+    let started = Instant::now();
+    let output = catalog(&env)
         .args(["demo", "--files", "1500"])
         .env("TMPDIR", env.path())
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
-    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(60));
+    let text = stdout(&output);
+    for step in ["1. ", "2. ", "3. ", "4. ", "5. ", "6. ", "7. "] {
+        assert!(text.lines().any(|l| l.starts_with(step)), "{step}: {text}");
+    }
     let staged = text
         .lines()
-        .find(|l| l.starts_with("6. job finished: "))
+        .find(|l| l.contains("stat: "))
         .unwrap_or_else(|| panic!("{text}"));
-    let counts: Vec<&str> = staged
-        .trim_start_matches("6. job finished: ")
-        .split(' ')
-        .collect();
+    let counts: Vec<&str> = staged.split("stat: ").nth(1).unwrap().split(' ').collect();
     assert_eq!(
         counts[0], counts[2],
         "every staged file is on disk: {staged}"
     );
     assert!(counts[0].parse::<u32>().unwrap() >= 1, "{staged}");
-    assert!(text.contains("AND state:tape\" matches 0 files"), "{text}");
+    assert!(
+        text.contains("AND state:tape\" now matches 0 files"),
+        "{text}"
+    );
     let left: Vec<_> = std::fs::read_dir(env.path())
         .unwrap()
         .flatten()
@@ -547,6 +603,6 @@ fn the_demo_runs_the_whole_mission_and_cleans_up() {
     assert_eq!(
         left,
         vec![std::ffi::OsString::from("archive")],
-        "the demo removed its directory"
+        "the demo removed its directory and wrote no ledger outside it"
     );
 }

@@ -1,0 +1,357 @@
+//! The real `catalog chiller-server` on 127.0.0.1: what it accepts, what it answers, how it
+//! recalls, and that its jobs survive a restart.
+
+mod chiller_support;
+mod common;
+
+use std::time::Duration;
+
+use catalog_index::State;
+use chiller_support::{
+    catalog, get_json, list_file, state, stderr, stdout, tape_archive, wait_finished, Server,
+};
+use common::curl;
+
+/// `curl --data-binary @file <url>/upload` with extra curl arguments: status code and body.
+fn upload(server: &Server, body: &[u8], extra: &[&str]) -> (String, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), body).unwrap();
+    let data = format!("@{}", file.path().display());
+    let url = format!("{}/upload", server.url);
+    let mut args = vec!["--data-binary", &data, &url];
+    args.extend_from_slice(extra);
+    curl(&args)
+}
+
+#[test]
+fn chiller_server_takes_a_list_and_reports_the_job() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &[]);
+    let (code, id) = upload(
+        &server,
+        format!("{}\n{}\n", paths[1], paths[0]).as_bytes(),
+        &[],
+    );
+    assert_eq!((code.as_str(), id.as_str()), ("200", "1\n"));
+    let (code, second) = upload(&server, paths[2].as_bytes(), &[]);
+    assert_eq!(
+        (code.as_str(), second.as_str()),
+        ("200", "2\n"),
+        "ids are unique"
+    );
+
+    let status = wait_finished(&server.url, "1", Duration::from_secs(30));
+    assert_eq!(status["ID"], 1);
+    assert_eq!(status["Files"], 2);
+    assert_eq!(status["Done"], 2);
+    assert_eq!(status["Failed"], 0);
+    assert_eq!(status["Errors"], serde_json::json!({}));
+    for field in ["Submitted", "Started", "Completed"] {
+        let stamp = status[field].as_str().unwrap_or_else(|| panic!("{status}"));
+        assert!(
+            stamp.ends_with('Z') && stamp.len() == 20,
+            "{field}: {stamp}"
+        );
+    }
+    assert!(state(&paths[0]) == State::Disk && state(&paths[1]) == State::Disk);
+    wait_finished(&server.url, "2", Duration::from_secs(30));
+
+    let (code, _) = get_json(&format!("{}/jobs/99", server.url));
+    assert_eq!(code, "404");
+    let (code, body) = curl(&[&format!("{}/jobs/abc", server.url)]);
+    assert_eq!((code.as_str(), body.as_str()), ("404", "no job abc\n"));
+    let (code, _) = curl(&[&format!("{}/nowhere", server.url)]);
+    assert_eq!(code, "404");
+
+    // One log line per job event.
+    let stopped = server.log.clone();
+    let status = server.stop();
+    assert!(status.success(), "a graceful shutdown: {status}");
+    let log = std::fs::read_to_string(stopped).unwrap();
+    for event in ["job submitted", "job started", "job finished"] {
+        assert_eq!(
+            log.lines()
+                .filter(|l| l.contains(event) && l.contains("job=1"))
+                .count(),
+            1,
+            "{event}: {log}"
+        );
+    }
+    assert!(log.lines().last().unwrap().ends_with("shut down"), "{log}");
+}
+
+#[test]
+fn chiller_server_rejects_bad_lists_naming_the_lines() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &["--max-list-bytes", "4096"]);
+    let root = env.root().display().to_string();
+    std::fs::create_dir_all(env.root().join("copernicus.eu/s2a_prd_msil1c/2023/06")).unwrap();
+    for (body, answer) in [
+        (
+            "relative/file.zip".to_string(),
+            "line 1: relative/file.zip is not an absolute path\n".to_string(),
+        ),
+        (
+            format!("{}\n/etc/passwd\n", paths[0]),
+            "line 2: /etc/passwd is outside the served roots\n".to_string(),
+        ),
+        (
+            format!("{root}/copernicus.eu/../../x"),
+            format!("line 1: {root}/copernicus.eu/../../x holds '..'\n"),
+        ),
+        (
+            format!("{}\n\n{root}/copernicus.eu/missing.zip", paths[0]),
+            format!("line 3: {root}/copernicus.eu/missing.zip does not exist\n"),
+        ),
+        (
+            format!("{root}/copernicus.eu/s2a_prd_msil1c/2023/06"),
+            format!("line 1: {root}/copernicus.eu/s2a_prd_msil1c/2023/06 is a directory but no product (.SAFE, .SEN3)\n"),
+        ),
+        (
+            format!("{}\0", paths[0]),
+            format!("line 1: {}\\0 holds a NUL byte\n", paths[0]),
+        ),
+        ("\n\n".to_string(), "the list is empty\n".to_string()),
+        (String::new(), "the list is empty\n".to_string()),
+    ] {
+        let (code, text) = upload(&server, body.as_bytes(), &[]);
+        assert_eq!((code.as_str(), text.as_str()), ("400", answer.as_str()), "{body:?}");
+    }
+    let (code, text) = upload(&server, b"/\xff\xfe.zip\nrelative\n", &[]);
+    assert_eq!(code, "400");
+    assert_eq!(
+        text,
+        "line 1: /\u{fffd}\u{fffd}.zip is not UTF-8\nline 2: relative is not an absolute path\n"
+    );
+    let huge = format!("{}\n", paths[0]).repeat(100);
+    let (code, _) = upload(&server, huge.as_bytes(), &[]);
+    assert_eq!(code, "413");
+
+    // Nothing refused became a job.
+    let (code, id) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!((code.as_str(), id.as_str()), ("200", "1\n"));
+    let log = server.log();
+    assert_eq!(log.matches("job submitted").count(), 1, "{log}");
+    assert!(log.contains("list refused"), "{log}");
+}
+
+#[test]
+fn chiller_server_requires_its_token() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &["--token", "s3cret"]);
+    let (code, body) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!(
+        (code.as_str(), body.as_str()),
+        ("401", "a valid bearer token is required\n")
+    );
+    let (code, _) = upload(
+        &server,
+        paths[0].as_bytes(),
+        &["-H", "Authorization: Bearer wrong"],
+    );
+    assert_eq!(code, "401");
+    let (code, _) = curl(&[&format!("{}/jobs/1", server.url)]);
+    assert_eq!(code, "401");
+
+    let list = list_file(&env, "list.txt", &[&paths[0]]);
+    let refused = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused),
+        format!(
+            "catalog: Chiller at {} refused the upload (401 Unauthorized): a valid bearer token is required\n",
+            server.url
+        )
+    );
+    let accepted = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--chiller", &server.url, "--wait"])
+        .env("CHILLER_TOKEN", "s3cret")
+        .output()
+        .unwrap();
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    assert_eq!(stdout(&accepted), "1\n");
+    assert_eq!(state(&paths[0]), State::Disk);
+}
+
+#[test]
+fn chiller_server_restarted_in_the_middle_of_a_job_resumes_it() {
+    let (env, paths) = tape_archive();
+    let server = Server::start_with_delay(&env, 1500, &[]);
+    let list = list_file(&env, "list.txt", &[&paths[0], &paths[1], &paths[2]]);
+    let output = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    // The first file takes 1.5 s: stop the server while the job runs.
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, status) = get_json(&format!("{}/jobs/1", server.url));
+    assert_eq!(status["Finished"], "false", "{status}");
+    assert!(status["Started"].is_string(), "{status}");
+    let log = server.log.clone();
+    assert!(server.stop().success());
+    let log = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log.contains("shut down; the running jobs resume at the next start jobs=[1]"),
+        "{log}"
+    );
+
+    // A second server on the same state directory is refused while one runs.
+    let server = Server::start(&env, &[]);
+    let second = catalog(&env)
+        .args(["chiller-server", "--listen", "127.0.0.1:0", "--root"])
+        .arg(env.root())
+        .arg("--state-dir")
+        .arg(env.path().join("chiller-state"))
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains("another chiller-server uses the state directory"),
+        "{}",
+        stderr(&second)
+    );
+
+    let output = catalog(&env)
+        .args(["jobs", "1", "--wait", "--timeout", "60", "--json"])
+        .args(["--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["status"]["Finished"], "true");
+    assert_eq!(status["status"]["Done"], 3);
+    assert!(paths[..3].iter().all(|p| state(p) == State::Disk));
+    assert!(
+        server
+            .log()
+            .contains("job started job=1 files=3 resumed=true"),
+        "{}",
+        server.log()
+    );
+    let (code, id) = upload(&server, paths[3].as_bytes(), &[]);
+    assert_eq!((code.as_str(), id.as_str()), ("200", "2\n"), "ids go on");
+}
+
+#[test]
+fn chiller_server_runs_the_sites_recall_command_on_sorted_batches() {
+    let (env, paths) = tape_archive();
+    let log = env.path().join("recalled.log");
+    // A recall tool that logs its batch, then makes each file resident.
+    let command = format!(
+        "cat {{list}} >> '{}'; while IFS= read -r f; do fallocate -l $(stat -c %s \"$f\") \"$f\"; done < {{list}}; echo recalled",
+        log.display()
+    );
+    let server = Server::start(&env, &["--recall", "command", "--recall-command", &command]);
+    let list = list_file(&env, "list.txt", &[&paths[2], &paths[0], &paths[1]]);
+    let output = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--wait", "--timeout", "30", "--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut sorted = paths[..3].to_vec();
+    sorted.sort();
+    let recalled: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(recalled, sorted, "one batch, in path order");
+    let (_, status) = get_json(&format!("{}/jobs/1", server.url));
+    let tool_output = status["Output"].as_str().unwrap();
+    assert!(
+        tool_output.contains(": exit status: 0\nrecalled\n"),
+        "{status}"
+    );
+
+    // The same files again: on disk now, so the tool is not run for them.
+    let (code, _) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!(code, "200");
+    let status = wait_finished(&server.url, "2", Duration::from_secs(30));
+    assert_eq!(status["Done"], 1);
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
+}
+
+#[test]
+fn chiller_server_reports_a_failing_recall_command() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(
+        &env,
+        &[
+            "--recall",
+            "command",
+            "--recall-command",
+            "echo drive offline >&2; exit 2 # {list}",
+        ],
+    );
+    let list = list_file(&env, "list.txt", &[&paths[0]]);
+    let output = catalog(&env)
+        .arg("stage")
+        .arg(&list)
+        .args(["--wait", "--timeout", "30", "--chiller", &server.url])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).ends_with("catalog: job 1: 1 of 1 files could not be recalled; `catalog jobs ID` shows the server's report\n"),
+        "{}",
+        stderr(&output)
+    );
+    let report = catalog(&env).args(["jobs", "1"]).output().unwrap();
+    let report = stdout(&report);
+    assert!(
+        report.contains(&format!(
+            "  Errors: {{\"{}\":\"the recall command failed (exit status: 2)\"}}",
+            paths[0]
+        )),
+        "{report}"
+    );
+    assert!(report.contains("drive offline"), "{report}");
+    assert!(
+        server.log().contains("job finished with failures"),
+        "{}",
+        server.log()
+    );
+
+    let refused = catalog(&env)
+        .args(["chiller-server", "--root"])
+        .arg(env.root())
+        .args(["--recall", "command", "--recall-command", "eeadm recall"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused).contains("--recall-command must name the batch's list file as {list}"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn chiller_server_read_mode_reads_files_through() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &["--recall", "read"]);
+    let (code, _) = upload(
+        &server,
+        format!("{}\n{}", paths[0], paths[1]).as_bytes(),
+        &[],
+    );
+    assert_eq!(code, "200");
+    let status = wait_finished(&server.url, "1", Duration::from_secs(30));
+    assert_eq!(
+        (status["Done"].as_u64(), status["Failed"].as_u64()),
+        (Some(2), Some(0))
+    );
+    assert_eq!(std::fs::metadata(&paths[0]).unwrap().len(), 64 << 20);
+}
