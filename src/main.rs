@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod sample;
 mod serve;
+mod shutdown;
 
 use std::process::ExitCode;
 

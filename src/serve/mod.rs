@@ -84,7 +84,7 @@ pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()
     println!("listening on http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(crate::shutdown::requested())
         .await?;
     Ok(())
 }
@@ -168,19 +168,4 @@ async fn measure(State(shared): State<Arc<Shared>>, request: Request, next: Next
         .metrics
         .observe(&endpoint, response.status().as_u16(), started.elapsed());
     response
-}
-
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
 }

@@ -125,7 +125,7 @@ pub async fn serve(listen: SocketAddr, config: ServerConfig) -> anyhow::Result<(
     println!("listening on {address}");
     std::io::stdout().flush()?;
     tracing::info!(%address, resumed = ?server.resumed, "serving");
-    server.serve(listener, shutdown_signal()).await
+    server.serve(listener, crate::shutdown::requested()).await
 }
 
 async fn upload(AppState(shared): AppState<Arc<Shared>>, body: Bytes) -> Response {
@@ -197,22 +197,6 @@ fn same_secret(given: &[u8], secret: &[u8]) -> bool {
             .zip(secret)
             .fold(0u8, |differ, (a, b)| differ | (a ^ b))
             == 0
-}
-
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down");
 }
 
 #[cfg(test)]
