@@ -31,14 +31,7 @@ fn walk(dir: &Path, found: &mut BTreeSet<String>) {
 fn sample_archive_index_and_query_agree_with_a_plain_walk() {
     let env = TestEnv::new();
     let archive = env.path().join("sample");
-    let sample = env
-        .catalog()
-        .arg("sample")
-        .arg(&archive)
-        .args(["--files", "3000", "--seed", "7"])
-        .output()
-        .unwrap();
-    assert!(sample.status.success(), "{}", stderr(&sample));
+    env.sample(&archive, 3000);
     let index = env
         .catalog()
         .arg("index")

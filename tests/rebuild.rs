@@ -163,14 +163,7 @@ fn a_second_rebuild_exits_at_once_while_one_runs() {
 fn a_build_killed_at_any_moment_leaves_a_readable_index() {
     let env = TestEnv::new();
     let archive = env.path().join("sample");
-    let sample = env
-        .catalog()
-        .arg("sample")
-        .arg(&archive)
-        .args(["--files", "20000"])
-        .output()
-        .unwrap();
-    assert!(sample.status.success(), "{}", stderr(&sample));
+    env.sample(&archive, 20000);
     let build = |extra: &[&str]| {
         let output = env
             .catalog()

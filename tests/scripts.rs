@@ -88,14 +88,7 @@ fn the_wrapper_prints_one_line_and_documented_exit_codes() {
 fn two_wrappers_at_once_run_one_rebuild() {
     let env = TestEnv::new();
     let archive = env.path().join("sample");
-    let sample = env
-        .catalog()
-        .arg("sample")
-        .arg(&archive)
-        .args(["--files", "20000"])
-        .output()
-        .unwrap();
-    assert!(sample.status.success());
+    env.sample(&archive, 20000);
     let start = || {
         wrapper(&env)
             .arg("--json")

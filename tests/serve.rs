@@ -59,14 +59,7 @@ impl Drop for Server {
 
 fn sample(files: u32) -> TestEnv {
     let env = TestEnv::new();
-    let output = env
-        .catalog()
-        .arg("sample")
-        .arg(env.root().join("s"))
-        .args(["--files", &files.to_string()])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
+    env.sample(&env.root().join("s"), files);
     env.index_archive();
     env
 }

@@ -68,6 +68,23 @@ impl TestEnv {
         )
     }
 
+    /// Generates a sample archive of `files` files in `archive` with `catalog sample`,
+    /// asserting success.
+    pub fn sample(&self, archive: &Path, files: u32) {
+        let output = self
+            .catalog()
+            .arg("sample")
+            .arg(archive)
+            .args(["--files", &files.to_string()])
+            .output()
+            .expect("run");
+        assert!(
+            output.status.success(),
+            "catalog sample failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// The archive root.
     pub fn root(&self) -> PathBuf {
         self.temp.path().join("archive")
