@@ -16,8 +16,23 @@ pub const ROOT: u8 = 5;
 /// There is no index, or it has another schema version.
 pub const NO_INDEX: u8 = 6;
 
+/// Arguments that parse but do not go together.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
 /// The exit code for an error, from the first catalog error in its chain.
 pub fn code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<UsageError>().is_some() {
+        return USAGE;
+    }
     let catalog_error = error
         .chain()
         .find_map(|cause| cause.downcast_ref::<CatalogError>());

@@ -159,6 +159,20 @@ fn bad_queries_exit_2_with_one_line_naming_the_problem() {
 }
 
 #[test]
+fn staging_flags_without_stage_are_refused() {
+    let env = indexed();
+    let output = env
+        .catalog()
+        .args(["query", "tile:T60WWV", "--wait"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("add --stage"));
+}
+
+#[test]
 fn a_missing_index_says_how_to_build_one() {
     let env = TestEnv::new();
     let output = env.catalog().args(["query", "sat:S2A"]).output().unwrap();

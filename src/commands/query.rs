@@ -62,6 +62,13 @@ impl From<Sort> for SortKey {
 
 /// Runs the query and writes the answer.
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let staging = &args.staging;
+    if !args.stage && (staging.wait || staging.all || staging.batch_size.is_some()) {
+        return Err(crate::exit::UsageError(
+            "--wait, --all and --batch-size stage the answer: add --stage".into(),
+        )
+        .into());
+    }
     let catalog = Catalog::open(&args.index.path()?)?;
     let query = catalog.parse(&args.query)?;
     if args.count {
