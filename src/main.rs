@@ -15,12 +15,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 /// Index a Sentinel archive's file names and turn queries into staging file lists.
-///
-/// Exit codes: 0 success, 1 error, 2 bad usage or query, 3 another rebuild is running,
-/// 4 refused because a root is empty or shrank, 5 a root is missing or unreadable,
-/// 6 no index (or an index of another schema).
 #[derive(Debug, Parser)]
-#[command(name = "catalog", version, about, long_about = None)]
+#[command(
+    name = "catalog",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 error, 2 bad usage or query, 3 another rebuild is running, \
+                  4 refused (a root is empty or shrank), 5 a root is missing or unreadable, \
+                  6 no index (or one of another schema)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
