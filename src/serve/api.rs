@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use catalog_index::schema::FieldKind;
 use catalog_index::search::SortKey;
-use catalog_index::{Catalog, CatalogError};
-use serde::Deserialize;
+use catalog_index::{Catalog, CatalogError, Entry};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{blocking, error, Shared, MAX_LIMIT};
@@ -63,23 +63,30 @@ pub async fn search(
     let catalog = shared.catalog();
     let answer = blocking(move || {
         let query = catalog.parse(&q)?;
-        catalog.search(
+        let hits = catalog.search(
             query.as_ref(),
             params.sort.unwrap_or_default(),
             params.offset.unwrap_or(0),
             Some(limit),
-        )
+        )?;
+        Ok::<_, CatalogError>(SearchAnswer {
+            total: hits.summary.files,
+            items: hits.matches.iter().map(|m| m.entry()).collect(),
+        })
     })
     .await;
     match answer {
-        Ok(Ok(hits)) => Json(json!({
-            "total": hits.summary.files,
-            "items": hits.matches.iter().map(|m| m.entry()).collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        Ok(Ok(answer)) => Json(answer).into_response(),
         Ok(Err(failure)) => query_error(failure),
         Err(response) => response,
     }
+}
+
+/// The body of a `/search` answer, serialized straight from its entries.
+#[derive(Serialize)]
+struct SearchAnswer {
+    total: u64,
+    items: Vec<Entry>,
 }
 
 /// `GET /filelist`: every matching path, one per line, streamed as it is read: a slow client
