@@ -102,15 +102,4 @@ Command: \`scripts/bench-peers.sh $files\`. Medians of $build_runs (builds, walk
 TABLE
 )
 printf '%s\n' "$table"
-python3 - "$table" <<'PY'
-import pathlib, re, sys
-path = pathlib.Path("BENCHMARKS.md")
-text = path.read_text() if path.exists() else "# Benchmarks\n"
-begin, end = "<!-- bench-peers:begin -->", "<!-- bench-peers:end -->"
-block = f"{begin}\n{sys.argv[1]}\n{end}"
-if begin in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text += f"\n## catalog against its peers (issue: the catalog core)\n\n{block}\n"
-path.write_text(text)
-PY
+printf '%s\n' "$table" | scripts/bench-table.py bench-peers "catalog against its peers (issue: the catalog core)"

@@ -73,15 +73,4 @@ $walk_rows
 TABLE
 )
 printf '%s\n' "$table"
-python3 - "$table" <<'PY'
-import pathlib, re, sys
-path = pathlib.Path("BENCHMARKS.md")
-text = path.read_text() if path.exists() else "# Benchmarks\n"
-begin, end = "<!-- bench-scale:begin -->", "<!-- bench-scale:end -->"
-block = f"{begin}\n{sys.argv[1]}\n{end}"
-if begin in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text += f"\n## Scale: 10 million documents (issue: periodic rebuild at archive scale)\n\n{block}\n"
-path.write_text(text)
-PY
+printf '%s\n' "$table" | scripts/bench-table.py bench-scale "Scale: 10 million documents (issue: periodic rebuild at archive scale)"

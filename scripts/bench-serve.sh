@@ -54,15 +54,4 @@ index of \`catalog sample --files $files\`; wrk and the server share the $(nproc
 TABLE
 )
 printf '%s\n' "$table"
-python3 - "$table" <<'PY'
-import pathlib, re, sys
-path = pathlib.Path("BENCHMARKS.md")
-text = path.read_text() if path.exists() else "# Benchmarks\n"
-begin, end = "<!-- bench-serve:begin -->", "<!-- bench-serve:end -->"
-block = f"{begin}\n{sys.argv[1]}\n{end}"
-if begin in text:
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, text, flags=re.S)
-else:
-    text += f"\n## catalog serve under load (issue: the local query API)\n\n{block}\n"
-path.write_text(text)
-PY
+printf '%s\n' "$table" | scripts/bench-table.py bench-serve "catalog serve under load (issue: the local query API)"
