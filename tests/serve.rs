@@ -190,6 +190,11 @@ fn serve_answers_bad_requests_with_400_and_a_named_problem() {
         ("/stac/search?bbox=1,2,3", "bbox takes 4"),
         ("/stac/search?limit=0", "limit is between"),
         ("/stac/search?query=%7B", "bad query parameter"),
+        ("/search?q=sat:S2A&limit=-1", "limit: invalid digit"),
+        (
+            "/filelist?q=sat:S2A&sort=colour",
+            "unknown variant `colour`",
+        ),
         (
             "/stac/search?query=%7B%22color%22:%7B%22eq%22:1%7D%7D",
             "cannot filter on property 'color'",

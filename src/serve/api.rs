@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use catalog_index::{Catalog, CatalogError, Entry};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::{blocking, error, Shared, MAX_LIMIT};
+use super::{blocking, error, Params, Shared, MAX_LIMIT};
 use crate::chiller::{prepare, submit};
 
 /// Parameters of `/search`, `/filelist` and `/count`.
@@ -48,7 +48,7 @@ fn missing_query() -> Response {
 /// `GET /search`: `{"total": N, "items": [...]}` with every field of each match.
 pub async fn search(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<QueryParams>,
+    Params(params): Params<QueryParams>,
 ) -> Response {
     let Some(q) = required(params.q) else {
         return missing_query();
@@ -93,7 +93,7 @@ struct SearchAnswer {
 /// holds back the reader rather than filling the server's memory.
 pub async fn filelist(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<QueryParams>,
+    Params(params): Params<QueryParams>,
 ) -> Response {
     let Some(q) = required(params.q) else {
         return missing_query();
@@ -137,7 +137,7 @@ pub async fn filelist(
 /// `GET /count`: matches, bytes, and their split between disk and tape.
 pub async fn count(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<QueryParams>,
+    Params(params): Params<QueryParams>,
 ) -> Response {
     let Some(q) = required(params.q) else {
         return missing_query();
@@ -166,7 +166,7 @@ pub struct StageParams {
 /// `catalog query --stage` does, and answers the job ids.
 pub async fn stage(
     State(shared): State<Arc<Shared>>,
-    Query(params): Query<StageParams>,
+    Params(params): Params<StageParams>,
     body: String,
 ) -> Response {
     let catalog = shared.catalog();

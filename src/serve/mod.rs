@@ -15,13 +15,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use arc_swap::ArcSwap;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use catalog_index::Catalog;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 /// How the server runs.
@@ -57,6 +59,21 @@ const MAX_BODY: usize = 64 << 20;
 /// A JSON error answer: `{"error": "..."}`.
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
     (status, Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+/// The query string of a request, like axum's `Query`, except that one it cannot read is
+/// answered as every other client error is: 400 with a JSON body naming the problem.
+struct Params<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(params)) => Ok(Params(params)),
+            Err(rejection) => Err(error(StatusCode::BAD_REQUEST, rejection.body_text())),
+        }
+    }
 }
 
 /// Runs a blocking index operation off the async threads.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::api::query_error;
 use super::footprint::footprint;
-use super::{blocking, error, Shared, MAX_LIMIT};
+use super::{blocking, error, Params, Shared, MAX_LIMIT};
 
 const STAC_VERSION: &str = "1.0.0";
 const CONFORMANCE: &[&str] = &[
@@ -568,7 +568,7 @@ async fn run(shared: Arc<Shared>, base: String, search: Search, post: bool) -> R
 pub async fn search_get(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    Query(params): Query<HashMap<String, String>>,
+    Params(params): Params<HashMap<String, String>>,
 ) -> Response {
     match Search::from_params(&params) {
         Ok(search) => run(shared, base(&headers), search, false).await,
@@ -599,7 +599,7 @@ pub async fn collection_items(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    Params(params): Params<HashMap<String, String>>,
 ) -> Response {
     match Search::from_params(&params) {
         Ok(mut search) => {
