@@ -101,5 +101,4 @@ Command: \`scripts/bench-peers.sh $files\`. Medians of $build_runs (builds, walk
 | same vs Python os.walk + fnmatch | $(ms ${t[q_big]}) | $(s ${t[py_big]}) | 1/$(ratio ${t[py_big]} ${t[q_big]}) |
 TABLE
 )
-printf '%s\n' "$table"
 printf '%s\n' "$table" | scripts/bench-table.py bench-peers "catalog against its peers (issue: the catalog core)"

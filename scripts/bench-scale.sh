@@ -72,5 +72,4 @@ Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 $walk_rows
 TABLE
 )
-printf '%s\n' "$table"
 printf '%s\n' "$table" | scripts/bench-table.py bench-scale "Scale: 10 million documents (issue: periodic rebuild at archive scale)"

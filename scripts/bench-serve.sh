@@ -53,5 +53,4 @@ index of \`catalog sample --files $files\`; wrk and the server share the $(nproc
 | \`$big\` ($big_hits paths) | 8 | $b_rps | $b_p50 | $b_p99 |
 TABLE
 )
-printf '%s\n' "$table"
 printf '%s\n' "$table" | scripts/bench-table.py bench-serve "catalog serve under load (issue: the local query API)"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Puts a benchmark script's table into BENCHMARKS.md, between that script's markers.
+"""Prints a benchmark script's table and puts it into BENCHMARKS.md, between that script's
+markers.
 
     bench-table.py NAME "SECTION TITLE" < TABLE
 
@@ -12,6 +13,7 @@ import sys
 
 name, title = sys.argv[1], sys.argv[2]
 table = sys.stdin.read().rstrip("\n")
+print(table)
 path = pathlib.Path("BENCHMARKS.md")
 text = path.read_text() if path.exists() else "# Benchmarks\n"
 begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
