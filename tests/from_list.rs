@@ -50,22 +50,11 @@ fn find_printf_output_of_a_real_tree_gives_the_same_answers_as_a_crawl() {
     );
     let from_list = rows(&env, "*");
 
-    let crawled = TestEnv::with_products();
-    crawled.index_archive();
-    let from_crawl = rows(&crawled, "*");
-    let strip = |rows: Vec<serde_json::Value>, root: &str| {
-        rows.into_iter()
-            .map(|mut row| {
-                let path = row["path"].as_str().unwrap().replacen(root, "ROOT", 1);
-                row["path"] = path.into();
-                row
-            })
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        strip(from_list, env.root().to_str().unwrap()),
-        strip(from_crawl, crawled.root().to_str().unwrap())
-    );
+    // The same tree, crawled into a fresh index: a second tree would differ in its mtimes
+    // whenever its creation crosses a second boundary.
+    std::fs::remove_dir_all(env.index()).unwrap();
+    env.index_archive();
+    assert_eq!(from_list, rows(&env, "*"));
 }
 
 #[test]
