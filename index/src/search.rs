@@ -10,7 +10,7 @@ use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::Query;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, SegmentOrdinal, SegmentReader,
+    DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal, SegmentReader,
 };
 
 use crate::error::{CatalogError, Result};
@@ -114,10 +114,14 @@ pub struct Hits {
     pub summary: Summary,
 }
 
-/// An opened index, ready for queries.
+/// An opened index, ready for queries. It answers from the state committed when it was opened;
+/// open it again to see a later rebuild.
 pub struct Catalog {
     index: Index,
-    reader: IndexReader,
+    searcher: Searcher,
+    /// Per segment, opened once: opening a column decodes its block metadata, which would
+    /// otherwise cost every query as much as collecting a small answer.
+    columns: Vec<Columns>,
     schema: CatalogSchema,
     info: BuildInfo,
     dir: PathBuf,
@@ -150,42 +154,25 @@ impl Catalog {
             .current()
             .ok_or_else(|| CatalogError::NoIndex(dir.to_path_buf()))?;
         let (index, info) = open_generation(dir, &generation)?;
-        let reader = index
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let searcher = reader.searcher();
+        let columns = searcher
+            .segment_readers()
+            .iter()
+            .map(Columns::open)
+            .collect::<tantivy::Result<_>>()?;
         Ok(Catalog {
             index,
-            reader,
+            searcher,
+            columns,
             schema: CatalogSchema::new(),
             info,
             dir: dir.to_path_buf(),
             generation,
         })
-    }
-
-    /// Picks up what a rebuild committed since this catalog was opened: a new commit in the same
-    /// generation, or a new generation. Returns whether anything changed. On error the catalog
-    /// keeps answering from what it had.
-    pub fn refresh(&mut self) -> Result<bool> {
-        let current = IndexDir::new(&self.dir).current();
-        if current.as_ref() != Some(&self.generation) {
-            *self = Catalog::open(&self.dir)?;
-            return Ok(true);
-        }
-        let info: BuildInfo = self
-            .index
-            .load_metas()?
-            .payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or_default();
-        if info == self.info {
-            return Ok(false);
-        }
-        self.reader.reload()?;
-        self.info = info;
-        Ok(true)
     }
 
     /// The tantivy index.
@@ -210,7 +197,7 @@ impl Catalog {
 
     /// Number of documents.
     pub fn documents(&self) -> u64 {
-        self.reader.searcher().num_docs()
+        self.searcher.num_docs()
     }
 
     /// Bytes the current generation takes on disk.
@@ -259,7 +246,7 @@ impl Catalog {
         mut emit: impl FnMut(Match) -> std::io::Result<()>,
     ) -> Result<Summary> {
         const WINDOW: usize = 1 << 16;
-        let mut hits = self.reader.searcher().search(query, &HitCollector)?;
+        let mut hits = self.searcher.search(query, &self.hit_collector())?;
         let summary = hits.iter().fold(Summary::default(), |mut summary, hit| {
             summary.add(hit);
             summary
@@ -314,7 +301,7 @@ impl Catalog {
     /// The earliest and latest sensing dates among the matches of `query`, in seconds since
     /// the epoch; `None` when no match has a date.
     pub fn date_extent(&self, query: &dyn Query) -> Result<Option<(i64, i64)>> {
-        let hits = self.reader.searcher().search(query, &HitCollector)?;
+        let hits = self.searcher.search(query, &self.hit_collector())?;
         Ok(hits
             .iter()
             .filter_map(|h| h.date)
@@ -326,34 +313,37 @@ impl Catalog {
 
     /// Totals over every match of `query`, without fetching paths.
     pub fn count(&self, query: &dyn Query) -> Result<Summary> {
-        let hits = self.reader.searcher().search(query, &HitCollector)?;
+        let hits = self.searcher.search(query, &self.hit_collector())?;
         Ok(hits.iter().fold(Summary::default(), |mut summary, hit| {
             summary.add(hit);
             summary
         }))
     }
 
+    fn hit_collector(&self) -> HitCollector<'_> {
+        HitCollector {
+            columns: &self.columns,
+        }
+    }
+
     /// The paths of `hits`, in the same order. Each segment's ordinals are resolved in sorted
     /// order, so the path dictionary is read block by block, each block once.
     fn paths(&self, hits: &[Hit]) -> Result<Vec<String>> {
-        let searcher = self.reader.searcher();
         let mut paths = vec![String::new(); hits.len()];
-        let mut by_segment: Vec<Vec<(u64, usize)>> =
-            vec![Vec::new(); searcher.segment_readers().len()];
-        let mut columns = Vec::with_capacity(by_segment.len());
-        for segment in searcher.segment_readers() {
-            columns.push(segment.fast_fields().str("path")?);
-        }
+        let mut by_segment: Vec<Vec<(u64, usize)>> = vec![Vec::new(); self.columns.len()];
         for (i, hit) in hits.iter().enumerate() {
-            let ord = columns[hit.segment as usize]
+            let ord = self.columns[hit.segment as usize]
+                .path
                 .as_ref()
                 .and_then(|c| c.term_ords(hit.doc).next());
             if let Some(ord) = ord {
                 by_segment[hit.segment as usize].push((ord, i));
             }
         }
-        for (wanted, column) in by_segment.iter_mut().zip(&columns) {
-            let Some(column) = column else { continue };
+        for (wanted, columns) in by_segment.iter_mut().zip(&self.columns) {
+            let Some(column) = &columns.path else {
+                continue;
+            };
             wanted.sort_unstable();
             let mut ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
             ords.dedup();
@@ -377,10 +367,14 @@ impl Catalog {
     /// Every live document as an incremental rebuild knows it: its fingerprint, computed from
     /// its path and `stat` columns as [`FileRecord::fingerprint`] computes it from a crawl.
     pub fn indexed_files(&self) -> Result<Vec<IndexedFile>> {
-        let searcher = self.reader.searcher();
+        let searcher = &self.searcher;
         let mut files = Vec::with_capacity(searcher.num_docs() as usize);
-        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let columns = Columns::open(segment)?;
+        for (segment_ord, (segment, columns)) in searcher
+            .segment_readers()
+            .iter()
+            .zip(&self.columns)
+            .enumerate()
+        {
             let Some(path) = &columns.path else { continue };
             let mut hashes = Vec::with_capacity(path.dictionary().num_terms());
             let mut terms = path.dictionary().stream()?;
@@ -411,10 +405,9 @@ impl Catalog {
     /// `stat` facts. Deleting it removes those documents even after segments have merged, and
     /// spares a newer document of the same path.
     pub fn files_query(&self, files: &[IndexedFile]) -> Result<Box<dyn Query>> {
-        let searcher = self.reader.searcher();
         let mut targets: HashMap<String, (u64, Vec<u64>)> = HashMap::new();
-        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let Some(column) = segment.fast_fields().str("path")? else {
+        for (segment_ord, columns) in self.columns.iter().enumerate() {
+            let Some(column) = &columns.path else {
                 continue;
             };
             let mut wanted: Vec<&IndexedFile> = files
@@ -467,7 +460,7 @@ impl Catalog {
         else {
             return Ok(Vec::new());
         };
-        let searcher = self.reader.searcher();
+        let searcher = &self.searcher;
         let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
         for segment in searcher.segment_readers() {
             let inverted = segment.inverted_index(handle)?;
@@ -527,6 +520,7 @@ pub struct IndexedFile {
 }
 
 /// The columns of one segment that describe a file.
+#[derive(Clone)]
 struct Columns {
     path: Option<StrColumn>,
     date: Column<tantivy::DateTime>,
@@ -579,7 +573,9 @@ impl Columns {
 }
 
 /// Gathers every match with its column values.
-struct HitCollector;
+struct HitCollector<'a> {
+    columns: &'a [Columns],
+}
 
 struct SegmentHits {
     segment: SegmentOrdinal,
@@ -587,18 +583,18 @@ struct SegmentHits {
     hits: Vec<Hit>,
 }
 
-impl Collector for HitCollector {
+impl Collector for HitCollector<'_> {
     type Fruit = Vec<Hit>;
     type Child = SegmentHits;
 
     fn for_segment(
         &self,
         segment: SegmentOrdinal,
-        reader: &SegmentReader,
+        _reader: &SegmentReader,
     ) -> tantivy::Result<SegmentHits> {
         Ok(SegmentHits {
             segment,
-            columns: Columns::open(reader)?,
+            columns: self.columns[segment as usize].clone(),
             hits: Vec::new(),
         })
     }
