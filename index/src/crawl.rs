@@ -7,10 +7,11 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Mutex, PoisonError};
 
-use jwalk::{ClientState, WalkDirGeneric};
-use rustix::fd::OwnedFd;
-use rustix::fs::{open, statat, AtFlags, Mode, OFlags};
+use rustix::fd::{AsFd, BorrowedFd};
+use rustix::fs::{open, statat, AtFlags, Dir, FileType, Mode, OFlags};
 use serde::Serialize;
 
 use crate::record::{FileRecord, State};
@@ -66,17 +67,6 @@ impl CrawlErrors {
         self.not_utf8 += other.not_utf8;
         self.other += other.other;
     }
-
-    fn count(&mut self, error: &jwalk::Error) {
-        if error.loop_ancestor().is_some() {
-            self.symlink_loops += 1;
-            return;
-        }
-        match error.io_error() {
-            Some(io_error) => count_io(self, io_error),
-            None => self.other += 1,
-        }
-    }
 }
 
 impl std::fmt::Display for CrawlErrors {
@@ -93,32 +83,6 @@ impl std::fmt::Display for CrawlErrors {
 pub fn is_product_dir(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.ends_with(".safe") || lower.ends_with(".sen3")
-}
-
-/// What the parallel readers learned of one entry, computed on the walker's threads so that
-/// `stat` calls run in parallel.
-#[derive(Debug, Default)]
-enum Found {
-    /// A directory that is walked into.
-    #[default]
-    Directory,
-    /// A file or product directory with its `stat` facts.
-    Item {
-        size: u64,
-        blocks: u64,
-        mtime: i64,
-        errors: CrawlErrors,
-    },
-    /// Skipped, counted as this problem.
-    Skipped(CrawlErrors),
-}
-
-#[derive(Debug, Default)]
-struct Walker;
-
-impl ClientState for Walker {
-    type ReadDirState = ();
-    type DirEntryState = Found;
 }
 
 /// Sums the sizes and blocks of everything below a product directory, with `stat` only.
@@ -170,116 +134,23 @@ fn count_io(errors: &mut CrawlErrors, error: &io::Error) {
     }
 }
 
-/// The `stat` facts the catalog keeps.
-struct Stat {
-    size: u64,
-    blocks: u64,
-    mtime: i64,
-}
-
-/// `stat` of a directory entry, relative to its open directory when there is one, so that the
-/// kernel does not resolve the whole path again for every file.
-fn stat_entry(entry: &jwalk::DirEntry<Walker>, dir: Option<&OwnedFd>) -> io::Result<Stat> {
-    match dir {
-        Some(dir) => {
-            let stat = statat(dir, entry.file_name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)?;
-            Ok(Stat {
-                size: u64::try_from(stat.st_size).unwrap_or(0),
-                blocks: u64::try_from(stat.st_blocks).unwrap_or(0),
-                mtime: stat.st_mtime,
-            })
-        }
-        None => entry
-            .metadata()
-            .map_err(|e| {
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("walk error"))
-            })
-            .map(|meta| Stat {
-                size: meta.size(),
-                blocks: meta.blocks(),
-                mtime: meta.mtime(),
-            }),
-    }
-}
-
-/// Looks at one directory entry on a walker thread.
-fn inspect(entry: &mut jwalk::DirEntry<Walker>, dir: Option<&OwnedFd>) {
-    let Some(name) = entry.file_name.to_str() else {
-        entry.read_children = None;
-        entry.client_state = Found::Skipped(CrawlErrors {
-            not_utf8: 1,
-            ..Default::default()
-        });
-        return;
-    };
-    if entry.file_type.is_symlink() {
-        entry.client_state = inspect_symlink(&entry.path());
-        return;
-    }
-    let is_product_dir = entry.file_type.is_dir() && is_product_dir(name);
-    if entry.file_type.is_dir() && !is_product_dir {
-        return;
-    }
-    entry.read_children = None;
-    entry.client_state = match stat_entry(entry, dir) {
-        Ok(Stat {
-            mut size,
-            mut blocks,
-            mtime,
-        }) => {
-            let mut errors = CrawlErrors::default();
-            if is_product_dir {
-                (size, blocks) = (0, 0);
-                product_dir_usage(&entry.path(), &mut size, &mut blocks, &mut errors);
-            }
-            Found::Item {
-                size,
-                blocks,
-                mtime,
-                errors,
-            }
-        }
-        Err(error) => {
-            let mut errors = CrawlErrors::default();
-            count_io(&mut errors, &error);
-            Found::Skipped(errors)
-        }
-    };
-}
-
 /// Follows a symbolic link the way `os.walk` and `find` do: a link to a file is indexed with
 /// the target's facts, a link to a directory is not descended (so nothing is indexed twice and
 /// no loop is walked), a dangling link counts as vanished, and a link that leads back to one
 /// of its own ancestors, or to itself, counts as a loop.
-fn inspect_symlink(path: &Path) -> Found {
-    let mut errors = CrawlErrors::default();
-    match fs::metadata(path) {
+fn inspect_symlink(path: String, batch: &mut Batch) {
+    match fs::metadata(&path) {
         Ok(meta) if meta.is_dir() => {
-            let target = fs::canonicalize(path);
-            let parent = path.parent().map(fs::canonicalize);
+            let target = fs::canonicalize(&path);
+            let parent = Path::new(&path).parent().map(fs::canonicalize);
             if let (Ok(target), Some(Ok(parent))) = (target, parent) {
                 if parent.starts_with(&target) {
-                    errors.symlink_loops += 1;
-                    return Found::Skipped(errors);
+                    batch.errors.symlink_loops += 1;
                 }
             }
-            Found::Directory
         }
-        Ok(meta) => Found::Item {
-            size: meta.size(),
-            blocks: meta.blocks(),
-            mtime: meta.mtime(),
-            errors,
-        },
-        Err(error) if error.raw_os_error() == Some(libc_eloop()) => {
-            errors.symlink_loops += 1;
-            Found::Skipped(errors)
-        }
-        Err(error) => {
-            count_io(&mut errors, &error);
-            Found::Skipped(errors)
-        }
+        Ok(meta) => batch.push(path, meta.size(), meta.blocks(), meta.mtime()),
+        Err(error) => count_io(&mut batch.errors, &error),
     }
 }
 
@@ -312,62 +183,190 @@ pub fn check_root(root: &Path) -> Result<(), RootError> {
 
 /// Walks one root in parallel and hands every file and product directory to `found`, in no
 /// particular order. Returns the problems met; a root that cannot be read at all is an error.
+///
+/// Each directory is opened once: its entries are listed and `stat`ed relative to that one
+/// descriptor, so the kernel never resolves a whole path again for a file.
 pub fn crawl_root(
     root: &Path,
     mut found: impl FnMut(FileRecord),
 ) -> Result<CrawlErrors, RootError> {
     check_root(root)?;
+    let root = root.to_str().expect("check_root accepts UTF-8 roots only");
     let mut errors = CrawlErrors::default();
-    let walk = WalkDirGeneric::<Walker>::new(root)
-        .follow_links(false)
-        .skip_hidden(false)
-        .min_depth(1)
-        .process_read_dir(|_, dir_path, _, children| {
-            let dir = open(
-                dir_path,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .ok();
-            for child in children.iter_mut().flatten() {
-                inspect(child, dir.as_ref());
-            }
+    // Bounded, so that a slow consumer holds the walkers back instead of their findings
+    // piling up in memory.
+    let (sender, batches) = sync_channel::<Batch>(64);
+    std::thread::scope(|threads| {
+        threads.spawn(move || {
+            let pending = Pending::new(sender);
+            rayon::scope(|scope| walk_dir(scope, root.to_string(), &pending));
+            pending.flush();
         });
-    for entry in walk {
+        for batch in batches {
+            errors.add(&batch.errors);
+            batch.records.into_iter().for_each(&mut found);
+        }
+    });
+    Ok(errors)
+}
+
+/// Files and problems found by the walkers, handed to the consumer together.
+#[derive(Default)]
+struct Batch {
+    records: Vec<FileRecord>,
+    errors: CrawlErrors,
+}
+
+impl Batch {
+    /// Files found before a batch is handed over, so that a huge directory streams.
+    const SIZE: usize = 4096;
+
+    fn push(&mut self, path: String, size: u64, blocks: u64, mtime: i64) {
+        self.records.push(FileRecord {
+            path,
+            size: Some(size),
+            mtime: Some(mtime),
+            state: Some(State::from_blocks(size, blocks)),
+        });
+    }
+
+    fn is_full(&self) -> bool {
+        self.records.len() >= Batch::SIZE
+    }
+
+    fn append(&mut self, mut other: Batch) {
+        self.records.append(&mut other.records);
+        self.errors.add(&other.errors);
+    }
+}
+
+/// What the walker threads found and have not handed over yet, one batch per thread: a
+/// directory holds a few files on average, and handing each over on its own would wake the
+/// consumer once per directory.
+struct Pending {
+    batches: Vec<Mutex<Batch>>,
+    out: SyncSender<Batch>,
+}
+
+impl Pending {
+    fn new(out: SyncSender<Batch>) -> Pending {
+        Pending {
+            batches: (0..rayon::current_num_threads())
+                .map(|_| Mutex::default())
+                .collect(),
+            out,
+        }
+    }
+
+    /// Adds a directory's findings to this thread's batch, handing the batch over once full.
+    fn add(&self, found: Batch) {
+        let slot = rayon::current_thread_index().unwrap_or(0) % self.batches.len();
+        let mut batch = self.batches[slot]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        batch.append(found);
+        if batch.is_full() {
+            let full = std::mem::take(&mut *batch);
+            drop(batch);
+            // Sending fails only once the consumer is gone, when nothing is wanted any more.
+            let _ = self.out.send(full);
+        }
+    }
+
+    /// Hands over what is left, once every walker has finished.
+    fn flush(self) {
+        for batch in self.batches {
+            let _ = self
+                .out
+                .send(batch.into_inner().unwrap_or_else(PoisonError::into_inner));
+        }
+    }
+}
+
+/// Lists one directory, `stat`s its files, and walks its subdirectories as further tasks.
+fn walk_dir<'s>(scope: &rayon::Scope<'s>, dir: String, pending: &'s Pending) {
+    let mut batch = Batch::default();
+    // The listing owns a duplicate of the descriptor, so that `stat`s can borrow the original
+    // while the listing reads.
+    let opened = open(
+        dir.as_str(),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .and_then(|fd| Ok((Dir::new(rustix::io::dup(&fd)?)?, fd)));
+    let (listing, fd) = match opened {
+        Ok(opened) => opened,
+        Err(error) => {
+            count_io(&mut batch.errors, &error.into());
+            return pending.add(batch);
+        }
+    };
+    let fd = fd.as_fd();
+    for entry in listing {
         let entry = match entry {
             Ok(entry) => entry,
             Err(error) => {
-                errors.count(&error);
-                continue;
+                count_io(&mut batch.errors, &error.into());
+                break;
             }
         };
-        match entry.client_state {
-            Found::Directory => {
-                if let Some(error) = entry.read_children.as_ref().and_then(|c| c.error()) {
-                    errors.count(error);
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let Ok(name) = std::str::from_utf8(name) else {
+            batch.errors.not_utf8 += 1;
+            continue;
+        };
+        let path = child_path(&dir, name);
+        let mut file_type = entry.file_type();
+        if file_type == FileType::Unknown {
+            // Some file systems leave the type out of the listing.
+            match statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(stat) => file_type = FileType::from_raw_mode(stat.st_mode),
+                Err(error) => {
+                    count_io(&mut batch.errors, &error.into());
+                    continue;
                 }
             }
-            Found::Skipped(problem) => errors.add(&problem),
-            Found::Item {
-                size,
-                blocks,
-                mtime,
-                errors: inner,
-            } => {
-                errors.add(&inner);
-                let path = entry.parent_path.join(&entry.file_name);
-                let Some(path) = path.to_str() else {
-                    errors.not_utf8 += 1;
-                    continue;
-                };
-                found(FileRecord {
-                    path: path.to_string(),
-                    size: Some(size),
-                    mtime: Some(mtime),
-                    state: Some(State::from_blocks(size, blocks)),
-                });
+        }
+        match file_type {
+            FileType::Directory if !is_product_dir(name) => {
+                scope.spawn(move |scope| walk_dir(scope, path, pending));
             }
+            FileType::Symlink => inspect_symlink(path, &mut batch),
+            file_type => inspect_item(fd, name, path, file_type, &mut batch),
+        }
+        if batch.is_full() {
+            pending.add(std::mem::take(&mut batch));
         }
     }
-    Ok(errors)
+    pending.add(batch);
+}
+
+/// `stat`s a file, or sums a product directory, relative to its open parent directory.
+fn inspect_item(dir: BorrowedFd, name: &str, path: String, file_type: FileType, batch: &mut Batch) {
+    let stat = match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => stat,
+        Err(error) => return count_io(&mut batch.errors, &error.into()),
+    };
+    let mtime = stat.st_mtime;
+    let (mut size, mut blocks) = (
+        u64::try_from(stat.st_size).unwrap_or(0),
+        u64::try_from(stat.st_blocks).unwrap_or(0),
+    );
+    if file_type == FileType::Directory {
+        (size, blocks) = (0, 0);
+        product_dir_usage(Path::new(&path), &mut size, &mut blocks, &mut batch.errors);
+    }
+    batch.push(path, size, blocks, mtime);
+}
+
+/// A directory's path joined with one of its entries, as `Path::join` would.
+fn child_path(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
 }
