@@ -4,7 +4,7 @@
 mod chiller_support;
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use catalog_index::State;
 use chiller_support::{
@@ -193,10 +193,16 @@ fn chiller_server_restarted_in_the_middle_of_a_job_resumes_it() {
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     // The first file takes 1.5 s: stop the server while the job runs.
-    std::thread::sleep(Duration::from_millis(500));
-    let (_, status) = get_json(&format!("{}/jobs/1", server.url));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let (_, status) = get_json(&format!("{}/jobs/1", server.url));
+        if status["Started"].is_string() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the job never started: {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(status["Finished"], "false", "{status}");
-    assert!(status["Started"].is_string(), "{status}");
     let log = server.log.clone();
     assert!(server.stop().success());
     let log = std::fs::read_to_string(log).unwrap();

@@ -124,7 +124,19 @@ fn two_wrappers_at_once_run_one_rebuild() {
         .args([&lock, "sleep", "5"])
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Command::new("flock")
+        .args(["--nonblock", &lock, "true"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "flock never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let busy = wrapper(&env).arg("--root").arg(&archive).output().unwrap();
     holder.kill().unwrap();
     holder.wait().unwrap();

@@ -48,6 +48,16 @@ impl Server {
         assert_eq!(code, "200", "{path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
+
+    /// Waits until `/count` of `query` answers `files`; the server looks for rebuilds once a
+    /// second.
+    fn wait_for_count(&self, query: &str, files: u64, failure: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.json(&format!("/count?q={query}"))["files"] != files {
+            assert!(Instant::now() < deadline, "{failure}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
 }
 
 impl Drop for Server {
@@ -268,20 +278,9 @@ fn serve_follows_a_rebuild_without_a_restart() {
     while rebuild.try_wait().unwrap().is_none() {
         assert_eq!(server.get("/health").0, "200");
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = server.json("/count?q=tile:T01CCC")["files"]
-            .as_u64()
-            .unwrap();
-        if now == 3 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not pick up the rebuild"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    server.wait_for_count("tile:T01CCC", 3, "the server did not pick up the rebuild");
+
+    env.disk_file("copernicus.eu/s2a_prd_msil1c/2024/01/04/S2A_MSIL1C_20240104T100000_N0510_R001_T01CCC_20240104T110000.zip", 10);
     let full = env
         .catalog()
         .args(["index", "--full", "--root"])
@@ -289,12 +288,7 @@ fn serve_follows_a_rebuild_without_a_restart() {
         .output()
         .unwrap();
     assert!(full.status.success());
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(
-        server.json("/count?q=tile:T01CCC")["files"],
-        3,
-        "a new generation is followed too"
-    );
+    server.wait_for_count("tile:T01CCC", 4, "a new generation is not followed");
 }
 
 #[test]
