@@ -345,21 +345,14 @@ impl Catalog {
                 continue;
             };
             wanted.sort_unstable();
-            let mut ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
-            ords.dedup();
-            let mut resolved = Vec::with_capacity(ords.len());
-            column
-                .dictionary()
-                .sorted_ords_to_term_cb(&ords, |bytes| resolved.push(path_text(bytes)))?;
-            let mut next = ords.iter().zip(resolved).peekable();
-            for (ord, i) in wanted.iter() {
-                while next.peek().is_some_and(|(o, _)| *o < ord) {
-                    next.next();
+            let ords: Vec<u64> = wanted.iter().map(|(ord, _)| *ord).collect();
+            // The callback runs once per ordinal given, repeated ones included, in order.
+            let mut targets = wanted.iter().map(|(_, i)| *i);
+            column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                if let Some(i) = targets.next() {
+                    paths[i] = path_text(bytes);
                 }
-                if let Some((_, path)) = next.peek() {
-                    paths[*i] = path.clone();
-                }
-            }
+            })?;
         }
         Ok(paths)
     }
