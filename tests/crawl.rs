@@ -243,3 +243,36 @@ fn the_crawl_never_opens_a_product_file() {
         "the crawl opened files: {opened_files:?}"
     );
 }
+
+#[test]
+fn a_relative_root_is_indexed_with_absolute_paths() {
+    let env = TestEnv::with_products();
+    let output = env
+        .catalog()
+        .args(["index", "--root", "./archive/"])
+        .current_dir(env.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut expected = BTreeSet::new();
+    walk(&env.root(), &mut expected);
+    let indexed: BTreeSet<String> = env.query("*").into_iter().collect();
+    assert_eq!(indexed, expected);
+
+    // The same root named absolutely, from elsewhere, is the same root: nothing changed.
+    let again = stderr(&env.index_archive());
+    assert!(
+        again.contains(&format!(
+            "0 added, 0 removed, {} unchanged",
+            common::PRODUCTS.len()
+        )),
+        "{again}"
+    );
+    let stats = env.catalog().args(["stats", "--json"]).output().unwrap();
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["build"]["roots"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        stats["build"]["roots"][0]["root"],
+        env.root().to_str().unwrap()
+    );
+}

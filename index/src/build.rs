@@ -200,11 +200,15 @@ pub fn build(
 ) -> Result<BuildReport> {
     let started = Instant::now();
     let lock = dir.lock()?;
-    if let Source::Roots(roots) = &source {
-        for root in roots {
-            check_root(root)?;
-        }
-    }
+    let source = match source {
+        Source::Roots(roots) => Source::Roots(
+            roots
+                .iter()
+                .map(|root| check_root(root))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        list => list,
+    };
     let existing = if options.full {
         None
     } else {

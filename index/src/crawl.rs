@@ -159,8 +159,10 @@ const fn libc_eloop() -> i32 {
     40
 }
 
-/// Checks that a root exists, is a directory, can be listed and has a UTF-8 path.
-pub fn check_root(root: &Path) -> Result<(), RootError> {
+/// Checks that a root exists, is a directory, can be listed and has a UTF-8 path, and returns
+/// it absolute (without `.` parts or a trailing slash; symbolic links are kept, as users name
+/// them): the index records absolute paths, whatever directory a build runs in.
+pub fn check_root(root: &Path) -> Result<PathBuf, RootError> {
     let meta = fs::metadata(root).map_err(|source| match source.kind() {
         io::ErrorKind::NotFound => RootError::Missing(root.to_path_buf()),
         _ => RootError::Unreadable {
@@ -178,7 +180,11 @@ pub fn check_root(root: &Path) -> Result<(), RootError> {
     if root.to_str().is_none() {
         return Err(RootError::NotUtf8(root.to_path_buf()));
     }
-    Ok(())
+    let absolute = std::path::absolute(root).map_err(|source| RootError::Unreadable {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    Ok(absolute.components().collect())
 }
 
 /// Walks one root in parallel and hands every file and product directory to `found`, in no
@@ -190,7 +196,7 @@ pub fn crawl_root(
     root: &Path,
     mut found: impl FnMut(FileRecord),
 ) -> Result<CrawlErrors, RootError> {
-    check_root(root)?;
+    let root = check_root(root)?;
     let root = root.to_str().expect("check_root accepts UTF-8 roots only");
     let mut errors = CrawlErrors::default();
     // Bounded, so that a slow consumer holds the walkers back instead of their findings
