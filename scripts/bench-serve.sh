@@ -39,6 +39,7 @@ big='/filelist?q=sat:S2A%20AND%20product:MSIL1C%20AND%20date:2019'
 hits=$(curl -s "$url$tile" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 big_hits=$(curl -s "$url$big" | wc -l)
 read -r t_rps t_p50 t_p99 <<<"$(load 32 "$tile")"
+read -r t8_rps t8_p50 t8_p99 <<<"$(load 8 "$tile")"
 read -r l_rps l_p50 l_p99 <<<"$(load 32 "$list")"
 read -r b_rps b_p50 b_p99 <<<"$(load 8 "$big")"
 
@@ -49,6 +50,7 @@ index of \`catalog sample --files $files\`; wrk and the server share the $(nproc
 | endpoint | connections | requests/s | p50 | p99 |
 |---|---|---|---|---|
 | \`$tile\` ($hits hits) | 32 | $t_rps | $t_p50 | $t_p99 |
+| \`$tile\` ($hits hits) | 8 | $t8_rps | $t8_p50 | $t8_p99 |
 | \`$list\` ($hits paths) | 32 | $l_rps | $l_p50 | $l_p99 |
 | \`$big\` ($big_hits paths) | 8 | $b_rps | $b_p50 | $b_p99 |
 TABLE
