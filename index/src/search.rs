@@ -131,11 +131,7 @@ pub struct Catalog {
 /// Opens the tantivy index of one generation and checks its schema version.
 fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, BuildInfo)> {
     let index = Index::open_in_dir(generation)?;
-    let payload = index.load_metas()?.payload;
-    let info: BuildInfo = payload
-        .as_deref()
-        .and_then(|p| serde_json::from_str(p).ok())
-        .unwrap_or_default();
+    let info = committed_info(&index)?;
     if info.schema_version != SCHEMA_VERSION {
         return Err(CatalogError::SchemaMismatch {
             dir: dir.to_path_buf(),
@@ -145,6 +141,16 @@ fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, BuildInfo)> 
     }
     CatalogSchema::register_tokenizers(&index);
     Ok((index, info))
+}
+
+/// What the last commit to `index` recorded of its build.
+fn committed_info(index: &Index) -> Result<BuildInfo> {
+    Ok(index
+        .load_metas()?
+        .payload
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or_default())
 }
 
 impl Catalog {
@@ -173,6 +179,16 @@ impl Catalog {
             dir: dir.to_path_buf(),
             generation,
         })
+    }
+
+    /// Whether a rebuild has committed since this catalog was opened: a new generation, or a
+    /// new commit in this one. Reads the index's meta file only, so it is cheap to ask often;
+    /// when the meta file cannot be read, the answer is no, and asking again later will tell.
+    pub fn is_outdated(&self) -> bool {
+        if IndexDir::new(&self.dir).current().as_ref() != Some(&self.generation) {
+            return true;
+        }
+        committed_info(&self.index).is_ok_and(|info| info != self.info)
     }
 
     /// The tantivy index.

@@ -107,11 +107,17 @@ pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()
 }
 
 /// Checks every second whether `catalog index` committed a new state, and swaps it in. Readers
-/// holding the old index keep it until they finish.
+/// holding the old index keep it until they finish. The new state is opened only once the
+/// old one is outdated: opening reads every segment's columns.
 async fn follow_rebuilds(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
+        let current = shared.catalog();
+        let outdated = tokio::task::spawn_blocking(move || current.is_outdated()).await;
+        if !matches!(outdated, Ok(true)) {
+            continue;
+        }
         let dir = shared.config.index.clone();
         let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || Catalog::open(&dir)).await else {
             continue;
