@@ -268,6 +268,7 @@ pub fn build(
                     counts.push(RootCount {
                         root: root.to_string_lossy().into_owned(),
                         files: feed.report.files - before,
+                        freshness: Default::default(),
                     });
                 }
             }
@@ -281,6 +282,7 @@ pub fn build(
                 counts.push(RootCount {
                     root: format!("list:{name}"),
                     files: feed.report.files,
+                    freshness: Default::default(),
                 });
             }
         }
@@ -318,6 +320,8 @@ pub fn build(
         errors,
         malformed_lines,
         documents,
+        collections: Default::default(),
+        dir_states: None,
     };
     let mut commit = writer.prepare_commit()?;
     commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));

@@ -36,6 +36,52 @@ pub struct BuildInfo {
     pub malformed_lines: u64,
     /// Documents in the index.
     pub documents: u64,
+    /// When each collection (the EODC layout's collection directory) was last crawled,
+    /// updated and re-`stat`ed, by name.
+    #[serde(default)]
+    pub collections: std::collections::BTreeMap<String, Freshness>,
+    /// The file, inside the generation, holding the directory stamps of the last crawl, which
+    /// let the next one skip directories that did not change; `None` when there are none.
+    #[serde(default)]
+    pub dir_states: Option<String>,
+}
+
+impl BuildInfo {
+    /// When the whole index was last brought up to date: the oldest of its roots' last crawls
+    /// (an `--update` refreshes part of a root only). Indexes built before freshness was
+    /// recorded answer their build time.
+    pub fn crawled_at(&self) -> Option<time::OffsetDateTime> {
+        let parse = |text: &str| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+        };
+        let oldest = self
+            .roots
+            .iter()
+            .map(|root| root.freshness.crawled_at.as_deref().and_then(parse))
+            .min()
+            .flatten();
+        oldest.or_else(|| parse(&self.built_at))
+    }
+
+    /// Seconds since [`BuildInfo::crawled_at`], at `now`.
+    pub fn age_seconds(&self, now: time::OffsetDateTime) -> Option<f64> {
+        self.crawled_at()
+            .map(|crawled| (now - crawled).as_seconds_f64().max(0.0))
+    }
+}
+
+/// When part of the index was last refreshed, each an RFC 3339 UTC time.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    /// The last crawl or list build that covered it whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crawled_at: Option<String>,
+    /// The last `--update` that refreshed part of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// The last `--restat` census, which `stat`s every file again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restat_at: Option<String>,
 }
 
 /// The number of files indexed from one root.
@@ -45,6 +91,9 @@ pub struct RootCount {
     pub root: String,
     /// Files indexed from it.
     pub files: u64,
+    /// When it was last crawled, updated and re-`stat`ed.
+    #[serde(default, flatten)]
+    pub freshness: Freshness,
 }
 
 /// An index directory.
