@@ -9,7 +9,8 @@ pub const ERROR: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Another rebuild of the same index is running.
 pub const BUSY: u8 = 3;
-/// A rebuild was refused because a root is empty or shrank.
+/// A rebuild was refused because a root is empty or shrank, the whole index would shrink, or
+/// the roots leave out indexed files.
 pub const SHRUNK: u8 = 4;
 /// A root is missing or unreadable.
 pub const ROOT: u8 = 5;
@@ -45,7 +46,12 @@ pub fn code(error: &anyhow::Error) -> u8 {
     match catalog_error {
         Some(CatalogError::Query(_)) => USAGE,
         Some(CatalogError::Busy(_)) => BUSY,
-        Some(CatalogError::EmptyRoot(_) | CatalogError::Shrunk { .. }) => SHRUNK,
+        Some(
+            CatalogError::EmptyRoot(_)
+            | CatalogError::Shrunk { .. }
+            | CatalogError::RootsLeaveOut { .. },
+        ) => SHRUNK,
+        Some(CatalogError::NotInRoots { .. }) => USAGE,
         Some(CatalogError::Root(_)) => ROOT,
         Some(CatalogError::NoIndex(_) | CatalogError::SchemaMismatch { .. }) => NO_INDEX,
         _ if error.chain().any(|cause| {

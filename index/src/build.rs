@@ -1,27 +1,33 @@
 //! Building and updating the index from a crawl or a list.
 
-use std::io::BufRead;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, BufRead};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use rustc_hash::{FxHashMap, FxHashSet};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
-use crate::crawl::{check_root, crawl_root, CrawlErrors};
+use crate::crawl::{
+    check_root, count_io, crawl_root, inspect_path, CrawlErrors, CrawlOptions, Visit,
+};
+use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
-use crate::layout::{BuildInfo, IndexDir, RootCount};
-use crate::list::ListReader;
-use crate::record::{collection_of, FileRecord};
+use crate::layout::{BuildInfo, BuildLock, Freshness, IndexDir, RootCount};
+use crate::list::{ListError, ListReader};
+use crate::record::{collection_of, path_hash, FileRecord};
 use crate::schema::{CatalogSchema, SCHEMA_VERSION};
-use rustc_hash::FxHashMap;
-
-use crate::search::{Catalog, IndexedFile};
+use crate::search::{is_below, root_of, Catalog, IndexedFile};
 use crate::sentinel::parse_name;
 
 /// Where the files to index come from.
 pub enum Source {
-    /// Walk these root directories.
+    /// Walk these root directories; with [`BuildOptions::update`], these subtrees of the
+    /// indexed roots.
     Roots(Vec<PathBuf>),
-    /// Read a policy-scan list; `name` identifies it in reports and shrink checks.
+    /// Read a policy-scan list; `name` identifies it in reports and shrink checks. With
+    /// [`BuildOptions::update`], a list of changed paths.
     List {
         /// How the list is named in reports (a file path, or `-`).
         name: String,
@@ -35,10 +41,25 @@ pub enum Source {
 pub struct BuildOptions {
     /// Rebuild from scratch into a new generation instead of updating in place.
     pub full: bool,
-    /// Commit even when a root is empty or shrank below half its previous count.
+    /// Commit even when a root is empty or shrank below half its previous count, when the
+    /// whole index would, or when the roots leave out indexed files (which are then removed).
     pub allow_shrink: bool,
     /// Memory for the index writer, in bytes; it flushes segments when this is used.
     pub memory_bytes: usize,
+    /// Directory listings and `stat`s of a crawl in flight at once.
+    pub io_threads: usize,
+    /// List every directory and `stat` every file again, as a first crawl does, instead of
+    /// skipping directories unchanged since the last crawl.
+    pub restat: bool,
+    /// Touch only what the source names: the subtrees of [`Source::Roots`] (each inside an
+    /// indexed root), or the paths of [`Source::List`] (present ones added or updated, absent
+    /// ones removed). Everything else stays as indexed.
+    pub update: bool,
+}
+
+impl BuildOptions {
+    /// Writer memory when none is asked for.
+    pub const DEFAULT_MEMORY_BYTES: usize = 128 << 20;
 }
 
 impl Default for BuildOptions {
@@ -46,7 +67,10 @@ impl Default for BuildOptions {
         BuildOptions {
             full: false,
             allow_shrink: false,
-            memory_bytes: 256 << 20,
+            memory_bytes: BuildOptions::DEFAULT_MEMORY_BYTES,
+            io_threads: CrawlOptions::DEFAULT_IO_THREADS,
+            restat: false,
+            update: false,
         }
     }
 }
@@ -68,6 +92,10 @@ pub struct BuildReport {
     pub removed: u64,
     /// Files already indexed as they are.
     pub unchanged: u64,
+    /// Directories listed.
+    pub dirs_listed: u64,
+    /// Directories not listed because they had not changed since the last crawl.
+    pub dirs_unchanged: u64,
 }
 
 /// Turns a record into the document indexed for it.
@@ -132,23 +160,28 @@ pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument
 /// What the index holds and the build has not seen yet, by fingerprint.
 struct Known {
     unseen: FxHashMap<u64, IndexedFile>,
+    /// Indexed files below each root of the build.
+    per_root: Vec<u64>,
 }
 
 impl Known {
-    fn load(catalog: &Catalog) -> Result<Known> {
-        let files = catalog.indexed_files()?;
+    fn load(catalog: &Catalog, roots: &[String], within: Option<&[String]>) -> Result<Known> {
+        let files = catalog.indexed_files(roots, within)?;
+        let mut per_root = vec![0; roots.len()];
+        for file in &files {
+            if let Some(count) = per_root.get_mut(file.root as usize) {
+                *count += 1;
+            }
+        }
         Ok(Known {
             unseen: files.into_iter().map(|f| (f.fingerprint, f)).collect(),
+            per_root,
         })
     }
 
     /// Marks a fingerprint seen; false when the index does not hold it.
     fn see(&mut self, fingerprint: u64) -> bool {
         self.unseen.remove(&fingerprint).is_some()
-    }
-
-    fn unseen(&self) -> Vec<IndexedFile> {
-        self.unseen.values().copied().collect()
     }
 }
 
@@ -160,6 +193,11 @@ struct Feed<'a> {
     report: BuildReport,
     progress: &'a (dyn Fn(u64) + Sync),
     error: Option<CatalogError>,
+    /// Documents written per root of the build, for the root being fed at `root`.
+    added_per_root: Vec<u64>,
+    root: usize,
+    /// The collections of what a list fed, which a crawl learns from its directories instead.
+    collections: Option<BTreeSet<String>>,
 }
 
 impl Feed<'_> {
@@ -167,6 +205,13 @@ impl Feed<'_> {
         self.report.files += 1;
         if self.report.files.is_multiple_of(4096) {
             (self.progress)(self.report.files);
+        }
+        if let Some(collections) = &mut self.collections {
+            if let Some(collection) = collection_of(&record.path) {
+                if !collections.contains(collection) {
+                    collections.insert(collection.to_string());
+                }
+            }
         }
         if self
             .known
@@ -183,155 +228,625 @@ impl Feed<'_> {
             self.error.get_or_insert(error.into());
         }
         self.report.added += 1;
+        if let Some(count) = self.added_per_root.get_mut(self.root) {
+            *count += 1;
+        }
     }
 }
 
 /// Builds or updates the index in `dir` from `source`.
 ///
 /// An existing index of the current schema is updated in place unless `options.full`: new and
-/// changed files are written, vanished ones removed, unchanged ones left alone. Otherwise a new
-/// generation is built and switched to atomically. A missing, unreadable or empty root, or one
-/// that shrank under half its previous count, commits nothing.
+/// changed files are written, vanished ones removed, unchanged ones left alone; a crawl lists
+/// again only the directories that changed since the last one (all with `options.restat`).
+/// Otherwise a new generation is built and switched to atomically. Nothing is committed when
+/// a root is missing, unreadable or empty, when a root or the whole index would shrink under
+/// half its previous count, or when the roots leave out indexed files (unless
+/// `options.allow_shrink`), or when a list cannot be read to its end.
 pub fn build(
     dir: &IndexDir,
     source: Source,
     options: &BuildOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<BuildReport> {
-    let started = Instant::now();
     let lock = dir.lock()?;
-    let source = match source {
-        Source::Roots(roots) => Source::Roots(
-            roots
-                .iter()
-                .map(|root| check_root(root))
-                .collect::<std::result::Result<_, _>>()?,
-        ),
-        list => list,
+    let existing = match Catalog::open(dir.path()) {
+        Ok(catalog) => Some(catalog),
+        Err(CatalogError::NoIndex(_) | CatalogError::SchemaMismatch { .. }) => None,
+        // A full build replaces whatever is there, readable or not.
+        Err(_) if options.full => None,
+        Err(error) => return Err(error),
     };
-    let existing = if options.full {
-        None
-    } else {
-        match Catalog::open(dir.path()) {
-            Ok(catalog) => Some(catalog),
-            Err(CatalogError::NoIndex(_) | CatalogError::SchemaMismatch { .. }) => None,
-            Err(error) => return Err(error),
-        }
-    };
+    if options.update && existing.is_none() {
+        return Err(CatalogError::NoIndex(dir.path().to_path_buf()));
+    }
     dir.remove_stale(&lock)?;
-    let schema = CatalogSchema::new();
-    let (index, staging, known, previous) = match &existing {
-        Some(catalog) => (
-            catalog.index().clone(),
-            None,
-            Some(Known::load(catalog)?),
-            catalog.info().clone(),
-        ),
-        None => {
-            let staging = dir.staging(&lock)?;
-            let index = Index::create_in_dir(&staging, schema.schema.clone())?;
-            (index, Some(staging), None, BuildInfo::default())
-        }
-    };
-    CatalogSchema::register_tokenizers(&index);
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(1, 8);
-    let per_thread = (options.memory_bytes / threads).max(15 << 20);
-    let mut writer: IndexWriter = index.writer_with_num_threads(threads, per_thread * threads)?;
-    let report = BuildReport {
-        info: BuildInfo::default(),
-        full: staging.is_some(),
-        files: 0,
-        products: 0,
-        added: 0,
-        removed: 0,
-        unchanged: 0,
-    };
-    let mut feed = Feed {
-        writer: &writer,
-        schema: &schema,
-        known,
-        report,
+    let run = Run {
+        dir,
+        lock: &lock,
+        existing: existing.as_ref(),
+        options,
         progress,
-        error: None,
+        started: Instant::now(),
+        now: now_rfc3339(),
+        schema: CatalogSchema::new(),
     };
-    let mut counts = Vec::new();
-    let mut errors = CrawlErrors::default();
-    let mut malformed_lines = 0;
-    let outcome = (|| -> Result<()> {
-        match source {
-            Source::Roots(roots) => {
-                for root in roots {
-                    let before = feed.report.files;
-                    errors.add(&crawl_root(&root, |record| feed.add(record))?);
-                    counts.push(RootCount {
-                        root: root.to_string_lossy().into_owned(),
-                        files: feed.report.files - before,
-                        freshness: Default::default(),
+    match source {
+        Source::Roots(paths) => run.crawl(&paths),
+        Source::List { name, reader } if options.update => run.list_update(&name, reader),
+        Source::List { name, reader } => run.list(&name, reader),
+    }
+}
+
+/// One build, with what every kind of build needs.
+struct Run<'a> {
+    dir: &'a IndexDir,
+    lock: &'a BuildLock,
+    existing: Option<&'a Catalog>,
+    options: &'a BuildOptions,
+    progress: &'a (dyn Fn(u64) + Sync),
+    started: Instant,
+    now: String,
+    schema: CatalogSchema,
+}
+
+/// The index a build writes to: the current one, or a new generation being staged.
+struct Target {
+    index: Index,
+    staging: Option<PathBuf>,
+    generation: PathBuf,
+}
+
+impl Run<'_> {
+    /// The catalog an incremental build updates; `None` for a full one.
+    fn incremental(&self) -> Option<&Catalog> {
+        self.existing
+            .filter(|_| !self.options.full || self.options.update)
+    }
+
+    fn previous(&self) -> BuildInfo {
+        self.existing.map(|c| c.info().clone()).unwrap_or_default()
+    }
+
+    fn target(&self) -> Result<Target> {
+        match self.incremental() {
+            Some(catalog) => Ok(Target {
+                index: catalog.index().clone(),
+                staging: None,
+                generation: catalog.generation().to_path_buf(),
+            }),
+            None => {
+                let staging = self.dir.staging(self.lock)?;
+                let index = Index::create_in_dir(&staging, self.schema.schema.clone())?;
+                Ok(Target {
+                    index,
+                    staging: Some(staging.clone()),
+                    generation: staging,
+                })
+            }
+        }
+    }
+
+    fn writer(&self, index: &Index) -> Result<IndexWriter> {
+        CatalogSchema::register_tokenizers(index);
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .clamp(1, 8);
+        let per_thread = (self.options.memory_bytes / threads).max(15 << 20);
+        Ok(index.writer_with_num_threads(threads, per_thread * threads)?)
+    }
+
+    fn report(&self, target: &Target) -> BuildReport {
+        BuildReport {
+            info: BuildInfo::default(),
+            full: target.staging.is_some(),
+            files: 0,
+            products: 0,
+            added: 0,
+            removed: 0,
+            unchanged: 0,
+            dirs_listed: 0,
+            dirs_unchanged: 0,
+        }
+    }
+
+    /// Refuses a build that would leave the whole index under half its documents.
+    fn check_whole_index(&self, documents: u64) -> Result<()> {
+        let before = self.existing.map_or(0, Catalog::documents);
+        if !self.options.allow_shrink && documents * 2 < before {
+            return Err(CatalogError::Shrunk {
+                root: "the whole index".into(),
+                before,
+                now: documents,
+            });
+        }
+        Ok(())
+    }
+
+    /// Commits what `writer` holds with `info`, switches to a staged generation, and removes
+    /// directory-state files no commit refers to any more.
+    fn commit(
+        &self,
+        mut writer: IndexWriter,
+        target: Target,
+        mut report: BuildReport,
+    ) -> Result<BuildReport> {
+        report.info.schema_version = SCHEMA_VERSION;
+        report.info.built_at = self.now.clone();
+        report.info.seconds = self.started.elapsed().as_secs_f64();
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
+        commit.commit()?;
+        writer.wait_merging_threads()?;
+        remove_unused_states(&target.generation, report.info.dir_states.as_deref());
+        if let Some(staging) = &target.staging {
+            self.dir.publish(staging, self.lock)?;
+        }
+        report.info.seconds = self.started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Crawls `paths`: the roots of the index, or with `update` subtrees of its roots.
+    fn crawl(&self, paths: &[PathBuf]) -> Result<BuildReport> {
+        let options = self.options;
+        let paths: Vec<String> = paths
+            .iter()
+            .map(|path| Ok(check_root(path)?.to_string_lossy().into_owned()))
+            .collect::<Result<_>>()?;
+        let previous = self.previous();
+        let roots: Vec<String> = if options.update {
+            let indexed: Vec<String> = previous
+                .roots
+                .iter()
+                .filter(|r| !r.root.starts_with(LIST_ROOT_PREFIX))
+                .map(|r| r.root.clone())
+                .collect();
+            for path in &paths {
+                if !indexed.iter().any(|r| r == path || is_below(path, r)) {
+                    return Err(CatalogError::NotInRoots {
+                        path: path.clone(),
+                        roots: indexed.join(", "),
                     });
                 }
             }
-            Source::List { name, reader } => {
-                for line in ListReader::new(reader) {
-                    match line {
-                        Ok(record) => feed.add(record),
-                        Err(_) => malformed_lines += 1,
-                    }
-                }
-                counts.push(RootCount {
-                    root: format!("list:{name}"),
-                    files: feed.report.files,
-                    freshness: Default::default(),
+            indexed
+        } else {
+            paths.clone()
+        };
+        if let (false, false, Some(catalog)) = (options.update, options.allow_shrink, self.existing)
+        {
+            let outside = catalog.count_outside(&paths)?;
+            if outside > 0 {
+                let left_out: Vec<&str> = previous
+                    .roots
+                    .iter()
+                    .map(|r| r.root.as_str())
+                    .filter(|r| !paths.iter().any(|p| p == r))
+                    .collect();
+                return Err(CatalogError::RootsLeaveOut {
+                    files: outside,
+                    left_out: left_out.join(", "),
                 });
             }
         }
-        if let Some(error) = feed.error.take() {
+        let incremental = self.incremental();
+        let states = incremental.and_then(|catalog| {
+            let name = catalog.info().dir_states.as_ref()?;
+            // A missing or damaged state file only costs listing every directory again.
+            DirStates::read(&catalog.generation().join(name)).ok()
+        });
+        let known = incremental
+            .map(|catalog| Known::load(catalog, &roots, options.update.then_some(&paths[..])))
+            .transpose()?;
+        let target = self.target()?;
+        let writer = self.writer(&target.index)?;
+        let mut feed = Feed {
+            writer: &writer,
+            schema: &self.schema,
+            known,
+            report: self.report(&target),
+            progress: self.progress,
+            error: None,
+            added_per_root: vec![0; roots.len()],
+            root: 0,
+            collections: None,
+        };
+        let crawl_options = CrawlOptions {
+            io_threads: options.io_threads,
+            previous: states.as_ref(),
+            restat: options.restat,
+        };
+        let mut errors = CrawlErrors::default();
+        let mut visits = Vec::new();
+        let crawled = (|| -> Result<()> {
+            for path in &paths {
+                feed.root = root_of(path, &roots)
+                    .or_else(|| roots.iter().position(|r| r == path))
+                    .unwrap_or(usize::MAX);
+                let summary = crawl_root(Path::new(path), &crawl_options, |r| feed.add(r))?;
+                errors.add(&summary.errors);
+                visits.extend(summary.dirs);
+            }
+            feed.error.take().map_or(Ok(()), Err)
+        })();
+        let Feed {
+            known,
+            mut report,
+            added_per_root,
+            ..
+        } = feed;
+        let outcome = crawled.and_then(|()| {
+            // Files of directories not listed again keep their documents; every other file
+            // the crawl did not see is gone.
+            let mut keep: FxHashSet<u64> = FxHashSet::default();
+            for visit in &visits {
+                match visit.visit {
+                    Visit::Listed => report.dirs_listed += 1,
+                    Visit::Unchanged => {
+                        report.dirs_unchanged += 1;
+                        keep.insert(path_hash(&visit.path));
+                    }
+                    Visit::Unreadable => {
+                        let subtree = match &states {
+                            Some(states) => states.subtree(&visit.path),
+                            None => vec![visit.path.clone()],
+                        };
+                        keep.extend(subtree.iter().map(|dir| path_hash(dir)));
+                    }
+                }
+            }
+            let mut doomed = Vec::new();
+            let mut removed_per_root = vec![0u64; roots.len()];
+            if let Some(known) = &known {
+                for file in known.unseen.values() {
+                    if file.root != IndexedFile::OUTSIDE && keep.contains(&file.parent) {
+                        continue;
+                    }
+                    if let Some(count) = removed_per_root.get_mut(file.root as usize) {
+                        *count += 1;
+                    }
+                    doomed.push(*file);
+                }
+            }
+            let base: Vec<u64> = if options.update {
+                roots
+                    .iter()
+                    .map(|root| previous.root(root).map_or(0, |r| r.files))
+                    .collect()
+            } else {
+                known
+                    .as_ref()
+                    .map_or(vec![0; roots.len()], |k| k.per_root.clone())
+            };
+            let census = options.restat || states.is_none();
+            let counts: Vec<RootCount> = roots
+                .iter()
+                .enumerate()
+                .map(|(i, root)| {
+                    let mut freshness = previous
+                        .root(root)
+                        .map(|r| r.freshness.clone())
+                        .unwrap_or_default();
+                    let touched =
+                        !options.update || paths.iter().any(|p| p == root || is_below(p, root));
+                    if touched {
+                        self.stamp(&mut freshness, options.update, census);
+                    }
+                    RootCount {
+                        root: root.clone(),
+                        files: (base[i] + added_per_root[i]).saturating_sub(removed_per_root[i]),
+                        freshness,
+                    }
+                })
+                .collect();
+            let mut counts_to_check = counts.clone();
+            if options.update {
+                counts_to_check
+                    .retain(|c| paths.iter().any(|p| p == &c.root || is_below(p, &c.root)));
+            }
+            let documents = (incremental.map_or(0, Catalog::documents) + report.added)
+                .saturating_sub(doomed.len() as u64);
+            if !options.allow_shrink {
+                check_shrink(&counts_to_check, &previous)?;
+            }
+            self.check_whole_index(documents)?;
+            if let (false, Some(catalog)) = (doomed.is_empty(), incremental) {
+                writer.delete_query(catalog.files_query(&doomed)?)?;
+            }
+            report.removed = doomed.len() as u64;
+            let mut roots_info = counts;
+            if options.update {
+                // The list roots and roots not named keep their place and counts.
+                let mut all = previous.roots.clone();
+                for updated in roots_info {
+                    if let Some(r) = all.iter_mut().find(|r| r.root == updated.root) {
+                        *r = updated;
+                    }
+                }
+                roots_info = all;
+            }
+            let mut collections = if incremental.is_some() {
+                previous.collections.clone()
+            } else {
+                BTreeMap::new()
+            };
+            for visit in &visits {
+                if let Some(collection) = collection_of(&format!("{}/-", visit.path)) {
+                    let freshness = collections.entry(collection.to_string()).or_default();
+                    self.stamp(freshness, options.update, census);
+                }
+            }
+            let mut dirs: Vec<(String, DirStamp)> = visits
+                .iter()
+                .filter(|v| v.visit != Visit::Unreadable)
+                .map(|v| (v.path.clone(), v.stamp))
+                .collect();
+            if let (true, Some(states)) = (options.update, &states) {
+                dirs.extend(
+                    states
+                        .iter()
+                        .filter(|(dir, _)| !paths.iter().any(|p| p == dir || is_below(dir, p)))
+                        .map(|(dir, stamp)| (dir.to_string(), stamp)),
+                );
+            }
+            let states_name = format!(
+                "{STATES_PREFIX}{}{STATES_SUFFIX}",
+                time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+            );
+            let states_path = target.generation.join(&states_name);
+            DirStates::write(&states_path, dirs.iter().map(|(d, s)| (d.as_str(), *s))).map_err(
+                CatalogError::io(format!("cannot write {}", states_path.display())),
+            )?;
+            report.info = BuildInfo {
+                roots: roots_info,
+                errors,
+                documents,
+                collections,
+                dir_states: Some(states_name),
+                ..BuildInfo::default()
+            };
+            Ok(())
+        });
+        self.finish(outcome, writer, target, report)
+    }
+
+    /// Commits, or on failure leaves the index as it was and removes a staged generation.
+    fn finish(
+        &self,
+        outcome: Result<()>,
+        writer: IndexWriter,
+        target: Target,
+        report: BuildReport,
+    ) -> Result<BuildReport> {
+        if let Err(error) = outcome {
+            drop(writer);
+            if let Some(staging) = target.staging {
+                let _ = std::fs::remove_dir_all(staging);
+            }
             return Err(error);
         }
-        if !options.allow_shrink {
-            check_shrink(&counts, &previous)?;
-        }
-        Ok(())
-    })();
-    let Feed {
-        known, mut report, ..
-    } = feed;
-    if let Err(error) = outcome {
-        drop(writer);
-        if let Some(staging) = staging {
-            let _ = std::fs::remove_dir_all(staging);
-        }
-        return Err(error);
+        self.commit(writer, target, report)
     }
-    if let (Some(known), Some(catalog)) = (&known, &existing) {
-        let unseen = known.unseen();
-        if !unseen.is_empty() {
-            report.removed = unseen.len() as u64;
-            writer.delete_query(catalog.files_query(&unseen)?)?;
+
+    /// Sets the times a build of this kind refreshes.
+    fn stamp(&self, freshness: &mut Freshness, update: bool, census: bool) {
+        if update {
+            freshness.updated_at = Some(self.now.clone());
+        } else {
+            freshness.crawled_at = Some(self.now.clone());
+        }
+        if census {
+            freshness.restat_at = Some(self.now.clone());
         }
     }
-    let documents = report.unchanged + report.added;
-    report.info = BuildInfo {
-        schema_version: SCHEMA_VERSION,
-        built_at: now_rfc3339(),
-        seconds: started.elapsed().as_secs_f64(),
-        roots: counts,
-        errors,
-        malformed_lines,
-        documents,
-        collections: Default::default(),
-        dir_states: None,
+
+    /// Indexes a whole policy-scan list: what it does not name is removed.
+    fn list(&self, name: &str, reader: Box<dyn BufRead + Send>) -> Result<BuildReport> {
+        let incremental = self.incremental();
+        let known = incremental
+            .map(|catalog| Known::load(catalog, &[], None))
+            .transpose()?;
+        let target = self.target()?;
+        let writer = self.writer(&target.index)?;
+        let mut feed = Feed {
+            writer: &writer,
+            schema: &self.schema,
+            known,
+            report: self.report(&target),
+            progress: self.progress,
+            error: None,
+            added_per_root: Vec::new(),
+            root: 0,
+            collections: Some(BTreeSet::new()),
+        };
+        let mut malformed_lines = 0;
+        let read = (|| -> Result<()> {
+            for line in ListReader::new(reader) {
+                match line {
+                    Ok(record) => feed.add(record),
+                    Err(ListError::Malformed(_)) => malformed_lines += 1,
+                    Err(ListError::Read { line, source }) => {
+                        return Err(CatalogError::ListRead {
+                            list: name.to_string(),
+                            line,
+                            source,
+                        })
+                    }
+                }
+            }
+            feed.error.take().map_or(Ok(()), Err)
+        })();
+        let Feed {
+            known,
+            mut report,
+            collections,
+            ..
+        } = feed;
+        let outcome = read.and_then(|()| {
+            let root = format!("{LIST_ROOT_PREFIX}{name}");
+            let mut freshness = Freshness::default();
+            self.stamp(&mut freshness, false, true);
+            let counts = vec![RootCount {
+                root,
+                files: report.files,
+                freshness: freshness.clone(),
+            }];
+            if !self.options.allow_shrink {
+                check_shrink(&counts, &self.previous())?;
+            }
+            let documents = report.unchanged + report.added;
+            self.check_whole_index(documents)?;
+            if let (Some(known), Some(catalog)) = (&known, incremental) {
+                let unseen: Vec<IndexedFile> = known.unseen.values().copied().collect();
+                if !unseen.is_empty() {
+                    report.removed = unseen.len() as u64;
+                    writer.delete_query(catalog.files_query(&unseen)?)?;
+                }
+            }
+            report.info = BuildInfo {
+                roots: counts,
+                malformed_lines,
+                documents,
+                collections: collections
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| (c, freshness.clone()))
+                    .collect(),
+                // A list says nothing of directories: the next crawl lists them all.
+                dir_states: None,
+                ..BuildInfo::default()
+            };
+            Ok(())
+        });
+        self.finish(outcome, writer, target, report)
+    }
+
+    /// Applies a list of changed paths: those that exist are added or updated, those that no
+    /// longer exist are removed, nothing else is touched. Each path is `stat`ed: the list says
+    /// what changed, the file system how it is now.
+    fn list_update(&self, name: &str, reader: Box<dyn BufRead + Send>) -> Result<BuildReport> {
+        let catalog = self.incremental().expect("an update has an index");
+        let mut malformed_lines = 0;
+        let mut paths = Vec::new();
+        for line in ListReader::new(reader) {
+            match line {
+                Ok(record) => paths.push(record.path),
+                Err(ListError::Malformed(_)) => malformed_lines += 1,
+                Err(ListError::Read { line, source }) => {
+                    return Err(CatalogError::ListRead {
+                        list: name.to_string(),
+                        line,
+                        source,
+                    })
+                }
+            }
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.options.io_threads.max(1))
+            .build()
+            .map_err(|error| {
+                CatalogError::io("cannot start the stat threads")(io::Error::other(error))
+            })?;
+        let found: Vec<(String, io::Result<FileRecord>)> = pool.install(|| {
+            paths
+                .into_par_iter()
+                .map(|path| {
+                    let found = inspect_path(&path);
+                    (path, found)
+                })
+                .collect()
+        });
+        let mut errors = CrawlErrors::default();
+        let mut touched = Vec::new();
+        let mut present = Vec::new();
+        for (path, found) in found {
+            match found {
+                Ok(record) => {
+                    touched.push(path);
+                    present.push(record);
+                }
+                Err(error) if error.kind() == io::ErrorKind::NotFound => touched.push(path),
+                Err(error) if error.kind() == io::ErrorKind::IsADirectory => malformed_lines += 1,
+                // A path that cannot be `stat`ed now is left as indexed.
+                Err(error) => count_io(&mut errors, &error),
+            }
+        }
+        let previous = self.previous();
+        let replaced = catalog.paths_query(&touched);
+        let removed = catalog.count(replaced.as_ref())?.files;
+        let mut roots = previous.roots.clone();
+        for root in &mut roots {
+            let mine = |path: &String| {
+                is_below(path, &root.root)
+                    || (root.root.starts_with(LIST_ROOT_PREFIX)
+                        && !previous.roots.iter().any(|r| is_below(path, &r.root)))
+            };
+            let under: Vec<String> = touched.iter().filter(|p| mine(p)).cloned().collect();
+            if under.is_empty() {
+                continue;
+            }
+            let gone = catalog.count(catalog.paths_query(&under).as_ref())?.files;
+            let added = present.iter().filter(|r| mine(&r.path)).count() as u64;
+            root.files = (root.files + added).saturating_sub(gone);
+            self.stamp(&mut root.freshness, true, false);
+        }
+        let documents = (catalog.documents() + present.len() as u64).saturating_sub(removed);
+        self.check_whole_index(documents)?;
+        let target = self.target()?;
+        let writer = self.writer(&target.index)?;
+        let mut report = self.report(&target);
+        // Deleted before the new versions are added, so the delete spares them.
+        writer.delete_query(replaced)?;
+        let mut collections = previous.collections.clone();
+        for record in present {
+            report.files += 1;
+            if let Some(collection) = collection_of(&record.path) {
+                self.stamp(
+                    collections.entry(collection.to_string()).or_default(),
+                    true,
+                    false,
+                );
+            }
+            let (doc, parsed) = document(&self.schema, &record);
+            report.products += u64::from(parsed);
+            writer.add_document(doc)?;
+            report.added += 1;
+        }
+        report.removed = removed;
+        report.info = BuildInfo {
+            roots,
+            errors,
+            malformed_lines,
+            documents,
+            collections,
+            dir_states: previous.dir_states.clone(),
+            ..BuildInfo::default()
+        };
+        self.commit(writer, target, report)
+    }
+}
+
+/// How a list's root is named: `list:FILE`.
+const LIST_ROOT_PREFIX: &str = "list:";
+/// Directory-state files in a generation: `dirs-<nanoseconds>.state`.
+const STATES_PREFIX: &str = "dirs-";
+const STATES_SUFFIX: &str = ".state";
+
+/// Removes the directory-state files of `generation` other than `keep`, once a commit no
+/// longer refers to them.
+fn remove_unused_states(generation: &Path, keep: Option<&str>) {
+    let Ok(entries) = std::fs::read_dir(generation) else {
+        return;
     };
-    let mut commit = writer.prepare_commit()?;
-    commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
-    commit.commit()?;
-    writer.wait_merging_threads()?;
-    if let Some(staging) = staging {
-        dir.publish(&staging, &lock)?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(STATES_PREFIX) && name.ends_with(STATES_SUFFIX) && Some(name) != keep {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
-    report.info.seconds = started.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 fn check_shrink(counts: &[RootCount], previous: &BuildInfo) -> Result<()> {
@@ -339,11 +854,7 @@ fn check_shrink(counts: &[RootCount], previous: &BuildInfo) -> Result<()> {
         if count.files == 0 {
             return Err(CatalogError::EmptyRoot(count.root.clone()));
         }
-        let before = previous
-            .roots
-            .iter()
-            .find(|r| r.root == count.root)
-            .map_or(0, |r| r.files);
+        let before = previous.root(&count.root).map_or(0, |r| r.files);
         if count.files * 2 < before {
             return Err(CatalogError::Shrunk {
                 root: count.root.clone(),

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, PoisonError};
 
-use rustix::fd::{AsFd, BorrowedFd};
-use rustix::fs::{open, statat, AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{fstat, open, statat, AtFlags, Dir, FileType, Mode, OFlags};
 use serde::Serialize;
 
+use crate::dirs::{DirStamp, DirStates};
 use crate::record::{FileRecord, State};
 
 /// Why a root cannot be crawled at all.
@@ -122,7 +123,8 @@ pub fn usage(path: &Path) -> io::Result<(u64, u64)> {
     Ok((size, blocks))
 }
 
-fn count_io(errors: &mut CrawlErrors, error: &io::Error) {
+/// Counts an I/O error met on a path by its kind.
+pub fn count_io(errors: &mut CrawlErrors, error: &io::Error) {
     if error.raw_os_error() == Some(libc_eloop()) {
         errors.symlink_loops += 1;
         return;
@@ -152,6 +154,31 @@ fn inspect_symlink(path: String, batch: &mut Batch) {
         Ok(meta) => batch.push(path, meta.size(), meta.blocks(), meta.mtime()),
         Err(error) => count_io(&mut batch.errors, &error),
     }
+}
+
+/// A file or product directory as a crawl would index it, found by its path: symbolic links
+/// followed, a product directory summed. A missing path is [`io::ErrorKind::NotFound`]; a
+/// directory that is not a product is [`io::ErrorKind::IsADirectory`].
+pub fn inspect_path(path: &str) -> io::Result<FileRecord> {
+    let meta = fs::metadata(path)?;
+    let name = crate::record::file_name(path);
+    let (size, blocks) = if meta.is_dir() {
+        if !is_product_dir(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{path} is a directory: refresh it with --update DIR"),
+            ));
+        }
+        usage(Path::new(path))?
+    } else {
+        (meta.size(), meta.blocks())
+    };
+    Ok(FileRecord {
+        path: path.to_string(),
+        size: Some(size),
+        mtime: Some(meta.mtime()),
+        state: Some(State::from_blocks(size, blocks)),
+    })
 }
 
 /// ELOOP, "too many levels of symbolic links", on Linux.
@@ -187,39 +214,118 @@ pub fn check_root(root: &Path) -> Result<PathBuf, RootError> {
     Ok(absolute.components().collect())
 }
 
-/// Walks one root in parallel and hands every file and product directory to `found`, in no
-/// particular order. Returns the problems met; a root that cannot be read at all is an error.
+/// How a crawl runs.
+#[derive(Debug, Clone, Copy)]
+pub struct CrawlOptions<'a> {
+    /// Directory listings and `stat`s in flight at once. On a network file system each is a
+    /// round trip, so the crawl's speed follows this rather than the core count.
+    pub io_threads: usize,
+    /// The directories of the last crawl: one whose stamp is unchanged is not listed again,
+    /// and its files keep their indexed facts.
+    pub previous: Option<&'a DirStates>,
+    /// List every directory and `stat` every file, whatever the stamps say.
+    pub restat: bool,
+}
+
+impl CrawlOptions<'_> {
+    /// Requests in flight by default. Chosen by measurement (BENCHMARKS.md, network file
+    /// system latency): with every metadata call delayed by 1 ms, a crawl's time falls almost
+    /// in proportion up to 32 threads, while a warm local tree is as fast as with one thread
+    /// per core.
+    pub const DEFAULT_IO_THREADS: usize = 32;
+}
+
+/// How a crawl met one directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// Listed, and each of its files `stat`ed.
+    Listed,
+    /// Its stamp matched the last crawl's: not listed; its subdirectories were visited.
+    Unchanged,
+    /// It could not be opened or listed: what the index holds of it is kept.
+    Unreadable,
+}
+
+/// One directory as the crawl met it.
+#[derive(Debug, Clone)]
+pub struct DirVisit {
+    /// Its path.
+    pub path: String,
+    /// Its stamp when it was met, [`DirStamp::RELIST`] when it must be listed next time.
+    pub stamp: DirStamp,
+    /// What the crawl did with it.
+    pub visit: Visit,
+}
+
+/// What a crawl of one root met besides files.
+#[derive(Debug, Default)]
+pub struct CrawlSummary {
+    /// Problems, each skipped.
+    pub errors: CrawlErrors,
+    /// Every directory visited, in no particular order.
+    pub dirs: Vec<DirVisit>,
+}
+
+/// Walks one root and hands every file and product directory to `found`, in no particular
+/// order. Returns the directories met and the problems; a root that cannot be read at all is
+/// an error.
 ///
-/// Each directory is opened once: its entries are listed and `stat`ed relative to that one
-/// descriptor, so the kernel never resolves a whole path again for a file.
+/// Each directory is opened once: its stamp, its listing and its files' `stat`s all go through
+/// that one descriptor, so the kernel never resolves a whole path again for a file. A
+/// directory's files are `stat`ed in chunks on several threads, since on a network file
+/// system a large day directory would otherwise cost one round trip after another.
 pub fn crawl_root(
     root: &Path,
+    options: &CrawlOptions,
     mut found: impl FnMut(FileRecord),
-) -> Result<CrawlErrors, RootError> {
+) -> Result<CrawlSummary, RootError> {
     let root = check_root(root)?;
     let root = root.to_str().expect("check_root accepts UTF-8 roots only");
-    let mut errors = CrawlErrors::default();
+    let mut summary = CrawlSummary::default();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.io_threads.max(1))
+        .thread_name(|i| format!("crawl-{i}"))
+        .build()
+        .map_err(|error| RootError::Unreadable {
+            path: PathBuf::from(root),
+            source: io::Error::other(error),
+        })?;
+    let walk = Walk {
+        previous: options.previous,
+        restat: options.restat,
+        racy_after: racy_after(),
+    };
     // Bounded, so that a slow consumer holds the walkers back instead of their findings
     // piling up in memory.
     let (sender, batches) = sync_channel::<Batch>(64);
     std::thread::scope(|threads| {
-        threads.spawn(move || {
-            let pending = Pending::new(sender);
-            rayon::scope(|scope| walk_dir(scope, root.to_string(), &pending));
+        threads.spawn(|| {
+            let pending = Pending::new(sender, pool.current_num_threads());
+            pool.scope(|scope| walk.dir(scope, root.to_string(), &pending));
             pending.flush();
         });
         for batch in batches {
-            errors.add(&batch.errors);
+            summary.errors.add(&batch.errors);
+            summary.dirs.extend(batch.dirs);
             batch.records.into_iter().for_each(&mut found);
         }
     });
-    Ok(errors)
+    Ok(summary)
 }
 
-/// Files and problems found by the walkers, handed to the consumer together.
+/// A directory stamp at or after this instant (nanoseconds since the epoch) may hide a change
+/// made in the same tick of a coarse file system clock, so such a directory is listed again
+/// next time. One second covers file systems that keep whole seconds.
+fn racy_after() -> i64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(now).unwrap_or(i64::MAX) - 1_000_000_000
+}
+
+/// Files, directories and problems found by the walkers, handed to the consumer together.
 #[derive(Default)]
 struct Batch {
     records: Vec<FileRecord>,
+    dirs: Vec<DirVisit>,
     errors: CrawlErrors,
 }
 
@@ -237,11 +343,12 @@ impl Batch {
     }
 
     fn is_full(&self) -> bool {
-        self.records.len() >= Batch::SIZE
+        self.records.len() + self.dirs.len() >= Batch::SIZE
     }
 
     fn append(&mut self, mut other: Batch) {
         self.records.append(&mut other.records);
+        self.dirs.append(&mut other.dirs);
         self.errors.add(&other.errors);
     }
 }
@@ -255,11 +362,9 @@ struct Pending {
 }
 
 impl Pending {
-    fn new(out: SyncSender<Batch>) -> Pending {
+    fn new(out: SyncSender<Batch>, threads: usize) -> Pending {
         Pending {
-            batches: (0..rayon::current_num_threads())
-                .map(|_| Mutex::default())
-                .collect(),
+            batches: (0..threads.max(1)).map(|_| Mutex::default()).collect(),
             out,
         }
     }
@@ -289,65 +394,155 @@ impl Pending {
     }
 }
 
-/// Lists one directory, `stat`s its files, and walks its subdirectories as further tasks.
-fn walk_dir<'s>(scope: &rayon::Scope<'s>, dir: String, pending: &'s Pending) {
-    let mut batch = Batch::default();
-    // The listing owns a duplicate of the descriptor, so that `stat`s can borrow the original
-    // while the listing reads.
-    let opened = open(
-        dir.as_str(),
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .and_then(|fd| Ok((Dir::new(rustix::io::dup(&fd)?)?, fd)));
-    let (listing, fd) = match opened {
-        Ok(opened) => opened,
-        Err(error) => {
-            count_io(&mut batch.errors, &error.into());
-            return pending.add(batch);
-        }
-    };
-    let fd = fd.as_fd();
-    for entry in listing {
-        let entry = match entry {
-            Ok(entry) => entry,
+/// The settings every walker task shares.
+struct Walk<'a> {
+    previous: Option<&'a DirStates>,
+    restat: bool,
+    racy_after: i64,
+}
+
+/// Files of one directory `stat`ed by one task: enough to be worth a task on a network file
+/// system, few enough that a day directory's hundreds of files spread over many threads.
+const STAT_CHUNK: usize = 32;
+
+impl<'a> Walk<'a> {
+    /// Visits one directory: lists it and `stat`s its files unless its stamp is unchanged,
+    /// and walks its subdirectories as further tasks.
+    fn dir<'s>(&'s self, scope: &rayon::Scope<'s>, dir: String, pending: &'s Pending)
+    where
+        'a: 's,
+    {
+        let mut batch = Batch::default();
+        let opened = open(
+            dir.as_str(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .and_then(|fd| Ok((fstat(&fd)?, fd)));
+        let (stat, fd) = match opened {
+            Ok(opened) => opened,
             Err(error) => {
                 count_io(&mut batch.errors, &error.into());
-                break;
+                return self.unreadable(dir, batch, pending);
             }
         };
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
+        let stamp = DirStamp::of(&stat);
+        let known = self.previous.and_then(|previous| previous.get(&dir));
+        if let Some(known) = known.filter(|known| !self.restat && known.stamp.matches(stamp)) {
+            drop(fd);
+            for child in &known.children {
+                scope.spawn(move |scope| self.dir(scope, child.clone(), pending));
+            }
+            batch.dirs.push(DirVisit {
+                path: dir,
+                stamp,
+                visit: Visit::Unchanged,
+            });
+            return pending.add(batch);
         }
-        let Ok(name) = std::str::from_utf8(name) else {
-            batch.errors.not_utf8 += 1;
-            continue;
+        let Some(entries) = self.list(&fd, &mut batch) else {
+            return self.unreadable(dir, batch, pending);
         };
-        let path = child_path(&dir, name);
-        let mut file_type = entry.file_type();
-        if file_type == FileType::Unknown {
-            // Some file systems leave the type out of the listing.
-            match statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                Ok(stat) => file_type = FileType::from_raw_mode(stat.st_mode),
+        let fd = std::sync::Arc::new(fd);
+        let mut files = Vec::new();
+        for (name, file_type) in entries {
+            let path = child_path(&dir, &name);
+            match file_type {
+                FileType::Directory if !is_product_dir(&name) => {
+                    scope.spawn(move |scope| self.dir(scope, path, pending));
+                }
+                FileType::Symlink => inspect_symlink(path, &mut batch),
+                file_type => files.push((name, path, file_type)),
+            }
+        }
+        let mut chunks = files.chunks(STAT_CHUNK);
+        // The first chunk is `stat`ed here: most directories are small.
+        let first = chunks.next().map(<[_]>::to_vec);
+        for chunk in chunks {
+            let chunk = chunk.to_vec();
+            let fd = std::sync::Arc::clone(&fd);
+            scope.spawn(move |_| {
+                let mut batch = Batch::default();
+                for (name, path, file_type) in chunk {
+                    inspect_item(fd.as_fd(), &name, path, file_type, &mut batch);
+                }
+                pending.add(batch);
+            });
+        }
+        for (name, path, file_type) in first.into_iter().flatten() {
+            inspect_item(fd.as_fd(), &name, path, file_type, &mut batch);
+            if batch.is_full() {
+                pending.add(std::mem::take(&mut batch));
+            }
+        }
+        let stamp = if stamp.is_racy(self.racy_after) {
+            DirStamp::RELIST
+        } else {
+            stamp
+        };
+        batch.dirs.push(DirVisit {
+            path: dir,
+            stamp,
+            visit: Visit::Listed,
+        });
+        pending.add(batch);
+    }
+
+    /// The names and types of a directory's entries, `.` and `..` left out; `None` when it
+    /// cannot be listed to its end.
+    fn list(&self, fd: &OwnedFd, batch: &mut Batch) -> Option<Vec<(String, FileType)>> {
+        // The listing owns a duplicate of the descriptor, so that `stat`s can borrow the
+        // original while the listing reads.
+        let listing = match rustix::io::dup(fd).and_then(Dir::new) {
+            Ok(listing) => listing,
+            Err(error) => {
+                count_io(&mut batch.errors, &error.into());
+                return None;
+            }
+        };
+        let mut entries = Vec::new();
+        for entry in listing {
+            let entry = match entry {
+                Ok(entry) => entry,
                 Err(error) => {
                     count_io(&mut batch.errors, &error.into());
-                    continue;
+                    return None;
+                }
+            };
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(name) else {
+                batch.errors.not_utf8 += 1;
+                continue;
+            };
+            let mut file_type = entry.file_type();
+            if file_type == FileType::Unknown {
+                // Some file systems leave the type out of the listing.
+                match statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(stat) => file_type = FileType::from_raw_mode(stat.st_mode),
+                    Err(error) => {
+                        count_io(&mut batch.errors, &error.into());
+                        continue;
+                    }
                 }
             }
+            entries.push((name.to_string(), file_type));
         }
-        match file_type {
-            FileType::Directory if !is_product_dir(name) => {
-                scope.spawn(move |scope| walk_dir(scope, path, pending));
-            }
-            FileType::Symlink => inspect_symlink(path, &mut batch),
-            file_type => inspect_item(fd, name, path, file_type, &mut batch),
-        }
-        if batch.is_full() {
-            pending.add(std::mem::take(&mut batch));
-        }
+        Some(entries)
     }
-    pending.add(batch);
+
+    /// Reports a directory that could not be read, so that what the index holds below it
+    /// is kept; its known subdirectories are still visited.
+    fn unreadable(&self, dir: String, mut batch: Batch, pending: &Pending) {
+        batch.dirs.push(DirVisit {
+            path: dir,
+            stamp: DirStamp::RELIST,
+            visit: Visit::Unreadable,
+        });
+        pending.add(batch);
+    }
 }
 
 /// `stat`s a file, or sums a product directory, relative to its open parent directory.

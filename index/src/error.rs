@@ -46,6 +46,36 @@ pub enum CatalogError {
         /// Files found now.
         now: u64,
     },
+    /// The roots of a crawl leave out files the index holds, which it would remove.
+    #[error(
+        "refused: this run's roots leave out {files} indexed files (indexed under {left_out}), \
+         which would be removed; name every indexed root, refresh part of one with --update PATH, \
+         or --allow-shrink to remove them; the index is unchanged"
+    )]
+    RootsLeaveOut {
+        /// Indexed files below none of the run's roots.
+        files: u64,
+        /// The indexed roots the run does not name, comma-separated.
+        left_out: String,
+    },
+    /// A path to `--update` lies inside none of the indexed roots.
+    #[error("cannot update {path}: it is inside none of the indexed roots ({roots})")]
+    NotInRoots {
+        /// The path.
+        path: String,
+        /// The indexed roots, comma-separated.
+        roots: String,
+    },
+    /// A list could not be read to its end.
+    #[error("cannot read the list {list} at line {line}: {source}; the index is unchanged")]
+    ListRead {
+        /// The list's name.
+        list: String,
+        /// The 1-based line that could not be read.
+        line: u64,
+        /// The error reading it.
+        source: std::io::Error,
+    },
     /// A query could not be understood.
     #[error(transparent)]
     Query(#[from] QueryError),

@@ -63,6 +63,11 @@ impl BuildInfo {
         oldest.or_else(|| parse(&self.built_at))
     }
 
+    /// What the index records of one root (or `list:FILE`).
+    pub fn root(&self, root: &str) -> Option<&RootCount> {
+        self.roots.iter().find(|r| r.root == root)
+    }
+
     /// Seconds since [`BuildInfo::crawled_at`], at `now`.
     pub fn age_seconds(&self, now: time::OffsetDateTime) -> Option<f64> {
         self.crawled_at()

@@ -37,9 +37,25 @@ pub struct MalformedLine {
     pub reason: String,
 }
 
+/// Why a list yields no record for a line.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// The line is not understood: it is skipped, and reading goes on.
+    #[error(transparent)]
+    Malformed(#[from] MalformedLine),
+    /// The list cannot be read on: whatever follows is unknown.
+    #[error("line {line}: cannot read on: {source}")]
+    Read {
+        /// The 1-based number of the line that could not be read.
+        line: u64,
+        /// The error reading it.
+        source: std::io::Error,
+    },
+}
+
 /// Reads a list line by line, yielding a record per file. Lines are read as bytes, so a line
 /// that is not UTF-8 is reported rather than ending the read; an I/O error ends the iteration
-/// after one last [`MalformedLine`] carrying the error.
+/// after one last [`ListError::Read`].
 pub struct ListReader<R: BufRead> {
     reader: R,
     line: u64,
@@ -60,7 +76,7 @@ impl<R: BufRead> ListReader<R> {
 }
 
 impl<R: BufRead> Iterator for ListReader<R> {
-    type Item = Result<FileRecord, MalformedLine>;
+    type Item = Result<FileRecord, ListError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
@@ -74,19 +90,19 @@ impl<R: BufRead> Iterator for ListReader<R> {
                         reason,
                     };
                     let Ok(text) = std::str::from_utf8(&self.buffer) else {
-                        return Some(Err(malformed("not UTF-8".into())));
+                        return Some(Err(malformed("not UTF-8".into()).into()));
                     };
                     match parse_line(text) {
                         Ok(Some(record)) => return Some(Ok(record)),
                         Ok(None) => {}
-                        Err(reason) => return Some(Err(malformed(reason))),
+                        Err(reason) => return Some(Err(malformed(reason).into())),
                     }
                 }
                 Err(error) => {
                     self.done = true;
-                    return Some(Err(MalformedLine {
+                    return Some(Err(ListError::Read {
                         line: self.line + 1,
-                        reason: error.to_string(),
+                        source: error,
                     }));
                 }
             }
@@ -351,15 +367,53 @@ mod tests {
         let items: Vec<_> = ListReader::new(Cursor::new(list)).collect();
         assert_eq!(items.len(), 4);
         assert_eq!(items[0].as_ref().unwrap().path, S2);
-        assert_eq!(items[1].as_ref().unwrap_err().line, 4);
+        let malformed = |item: &Result<FileRecord, ListError>| match item {
+            Err(ListError::Malformed(line)) => line.clone(),
+            other => panic!("not a malformed line: {other:?}"),
+        };
+        assert_eq!(malformed(&items[1]).line, 4);
         assert_eq!(
-            items[2].as_ref().unwrap_err(),
-            &MalformedLine {
+            malformed(&items[2]),
+            MalformedLine {
                 line: 5,
                 reason: "not UTF-8".into()
             }
         );
         assert_eq!(items[3].as_ref().unwrap().path, "/y.zip");
+    }
+
+    /// Gives its lines, then fails as a broken device or a dropped mount would.
+    struct FailingReader(Cursor<Vec<u8>>);
+
+    impl std::io::Read for FailingReader {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    impl BufRead for FailingReader {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            if self.0.position() == self.0.get_ref().len() as u64 {
+                return Err(std::io::Error::other("device gone"));
+            }
+            self.0.fill_buf()
+        }
+        fn consume(&mut self, amount: usize) {
+            self.0.consume(amount)
+        }
+    }
+
+    #[test]
+    fn a_read_error_ends_the_list_as_a_read_error() {
+        let reader = FailingReader(Cursor::new(format!("{S2}\n{S2}\n").into_bytes()));
+        let items: Vec<_> = ListReader::new(reader).collect();
+        assert_eq!(items.len(), 3);
+        assert!(items[1].is_ok());
+        assert!(
+            matches!(&items[2], Err(ListError::Read { line: 3, .. })),
+            "{:?}",
+            items[2]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reading the index: complete, sorted answers to queries.
 
 use std::collections::HashMap;
+use std::ops::{Bound, RangeBounds};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -13,6 +14,7 @@ use tantivy::{
     DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal, SegmentReader,
 };
 
+use crate::dirs::parent_dir;
 use crate::error::{CatalogError, Result};
 use crate::layout::{BuildInfo, IndexDir};
 use crate::record::{fingerprint, path_hash, Entry, FileRecord, State};
@@ -373,11 +375,17 @@ impl Catalog {
         Ok(paths)
     }
 
-    /// Every live document as an incremental rebuild knows it: its fingerprint, computed from
-    /// its path and `stat` columns as [`FileRecord::fingerprint`] computes it from a crawl.
-    pub fn indexed_files(&self) -> Result<Vec<IndexedFile>> {
+    /// The live documents an incremental rebuild compares with what it finds: each with its
+    /// fingerprint, computed from its path and `stat` columns as [`FileRecord::fingerprint`]
+    /// computes it from a crawl, its parent directory and which of `roots` it lies below.
+    /// With `within`, only the documents below those directories.
+    pub fn indexed_files(
+        &self,
+        roots: &[String],
+        within: Option<&[String]>,
+    ) -> Result<Vec<IndexedFile>> {
         let searcher = &self.searcher;
-        let mut files = Vec::with_capacity(searcher.num_docs() as usize);
+        let mut files = Vec::new();
         for (segment_ord, (segment, columns)) in searcher
             .segment_readers()
             .iter()
@@ -385,12 +393,79 @@ impl Catalog {
             .enumerate()
         {
             let Some(path) = &columns.path else { continue };
-            let mut hashes = Vec::with_capacity(path.dictionary().num_terms());
-            let mut terms = path.dictionary().stream()?;
-            while terms.advance() {
-                hashes.push(path_hash(
-                    std::str::from_utf8(terms.key()).unwrap_or_default(),
+            let dictionary = path.dictionary();
+            let mut terms: Vec<(u64, PathFacts)> = Vec::new();
+            let mut add = |ord: u64, key: &[u8]| {
+                let text = std::str::from_utf8(key).unwrap_or_default();
+                terms.push((
+                    ord,
+                    PathFacts {
+                        hash: path_hash(text),
+                        parent: path_hash(parent_dir(text).unwrap_or_default()),
+                        root: root_of(text, roots).map_or(IndexedFile::OUTSIDE, |r| r as u32),
+                    },
                 ));
+            };
+            match within {
+                None => {
+                    let mut stream = dictionary.stream()?;
+                    while stream.advance() {
+                        add(stream.term_ord(), stream.key());
+                    }
+                }
+                Some(dirs) => {
+                    for dir in dirs {
+                        let (low, high) = below_bounds(dir);
+                        let mut stream = dictionary.range().ge(low).lt(high).into_stream()?;
+                        while stream.advance() {
+                            add(stream.term_ord(), stream.key());
+                        }
+                    }
+                    terms.sort_unstable_by_key(|(ord, _)| *ord);
+                    terms.dedup_by_key(|(ord, _)| *ord);
+                }
+            }
+            let dense = terms.len() == dictionary.num_terms();
+            let alive = segment.alive_bitset();
+            for doc in 0..segment.max_doc() {
+                if !alive.is_none_or(|a| a.is_alive(doc)) {
+                    continue;
+                }
+                let Some(ord) = path.term_ords(doc).next() else {
+                    continue;
+                };
+                let facts = if dense {
+                    &terms[ord as usize].1
+                } else {
+                    match terms.binary_search_by_key(&ord, |(ord, _)| *ord) {
+                        Ok(i) => &terms[i].1,
+                        Err(_) => continue,
+                    }
+                };
+                files.push(IndexedFile {
+                    fingerprint: columns.fingerprint(facts.hash, doc),
+                    parent: facts.parent,
+                    path_ord: ord,
+                    segment: segment_ord as SegmentOrdinal,
+                    root: facts.root,
+                });
+            }
+        }
+        Ok(files)
+    }
+
+    /// How many documents lie below none of `roots`.
+    pub fn count_outside(&self, roots: &[String]) -> Result<u64> {
+        let mut outside = 0;
+        for (segment, columns) in self.searcher.segment_readers().iter().zip(&self.columns) {
+            let Some(path) = &columns.path else { continue };
+            let mut ranges = Vec::new();
+            for root in roots {
+                let (low, high) = below_bounds(root);
+                let (low, high) = path
+                    .dictionary()
+                    .term_bounds_to_ord(Bound::Included(low), Bound::Excluded(high))?;
+                ranges.push((low, high));
             }
             let alive = segment.alive_bitset();
             for doc in 0..segment.max_doc() {
@@ -400,14 +475,40 @@ impl Catalog {
                 let Some(ord) = path.term_ords(doc).next() else {
                     continue;
                 };
-                files.push(IndexedFile {
-                    fingerprint: columns.fingerprint(hashes[ord as usize], doc),
-                    segment: segment_ord as SegmentOrdinal,
-                    path_ord: ord,
-                });
+                if !ranges.iter().any(|range| range.contains(&ord)) {
+                    outside += 1;
+                }
             }
         }
-        Ok(files)
+        Ok(outside)
+    }
+
+    /// A query matching every document whose path is one of `paths`.
+    pub fn paths_query(&self, paths: &[String]) -> Box<dyn Query> {
+        let paths = std::sync::Arc::new(paths.to_vec());
+        let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
+            let column = segment.fast_fields().str("path")?;
+            let mut ords = rustc_hash::FxHashSet::default();
+            if let Some(column) = &column {
+                for path in paths.iter() {
+                    if let Some(ord) = column.dictionary().term_ord(path)? {
+                        ords.insert(ord);
+                    }
+                }
+            }
+            Ok(move |doc: DocId| {
+                column
+                    .as_ref()
+                    .and_then(|c| c.term_ords(doc).next())
+                    .is_some_and(|ord| ords.contains(&ord))
+            })
+        });
+        Box::new(DocPredicateQuery::from(predicate))
+    }
+
+    /// The directory of the current generation, where the build keeps its side files.
+    pub fn generation(&self) -> &Path {
+        &self.generation
     }
 
     /// A query matching exactly the indexed versions of `files`: the same path with the same
@@ -524,8 +625,41 @@ fn path_text(bytes: &[u8]) -> String {
 pub struct IndexedFile {
     /// Hash of the path and `stat` facts; see [`FileRecord::fingerprint`].
     pub fingerprint: u64,
-    segment: SegmentOrdinal,
+    /// Hash of its parent directory's path, as [`path_hash`] computes it.
+    pub parent: u64,
     path_ord: u64,
+    segment: SegmentOrdinal,
+    /// The position of the root it lies below, or [`IndexedFile::OUTSIDE`].
+    pub root: u32,
+}
+
+impl IndexedFile {
+    /// The root of a document below none of the roots asked about.
+    pub const OUTSIDE: u32 = u32::MAX;
+}
+
+/// What an incremental rebuild needs of one indexed path.
+struct PathFacts {
+    hash: u64,
+    parent: u64,
+    root: u32,
+}
+
+/// Whether `path` lies below the directory `dir`.
+pub fn is_below(path: &str, dir: &str) -> bool {
+    let dir = dir.trim_end_matches('/');
+    path.len() > dir.len() + 1 && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+}
+
+/// The first of `roots` that `path` lies below.
+pub fn root_of(path: &str, roots: &[String]) -> Option<usize> {
+    roots.iter().position(|root| is_below(path, root))
+}
+
+/// Dictionary bounds of the paths below `dir`: from `dir/` up to `dir0`, since `0` follows `/`.
+fn below_bounds(dir: &str) -> (String, String) {
+    let dir = dir.trim_end_matches('/');
+    (format!("{dir}/"), format!("{dir}0"))
 }
 
 /// The columns of one segment that describe a file.

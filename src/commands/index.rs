@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use catalog_index::build::{build, BuildOptions, BuildReport, Source};
+use catalog_index::crawl::CrawlOptions;
 use catalog_index::layout::IndexDir;
 
 use super::IndexLocation;
+use crate::exit::UsageError;
 use crate::progress;
 
 /// Arguments of `catalog index`.
@@ -24,13 +26,26 @@ pub struct IndexArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "roots")]
     from_list: Option<String>,
     /// Rebuild from scratch into a new index and switch to it atomically
-    #[arg(long)]
+    #[arg(long, conflicts_with = "update")]
     full: bool,
-    /// Commit even if a root is empty or holds under half the files it held before
+    /// Refresh only these subtrees of the indexed roots (with --from-list: apply a list of
+    /// changed paths); everything else stays as indexed
+    #[arg(long, value_name = "PATH", num_args = 0.., conflicts_with = "roots")]
+    update: Option<Vec<PathBuf>>,
+    /// List every directory and stat every file again: the census that refreshes sizes and
+    /// disk/tape state, which change without changing their directories
+    #[arg(long)]
+    restat: bool,
+    /// Directory listings and stats in flight at once (a network file system wants tens)
+    #[arg(long, value_name = "N", default_value_t = CrawlOptions::DEFAULT_IO_THREADS as u16,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    io_threads: u16,
+    /// Commit even if a root is empty or holds under half the files it held before, if the
+    /// whole index would, or if the roots leave out indexed files (which are removed)
     #[arg(long)]
     allow_shrink: bool,
     /// Memory for the index writer, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = 128)]
+    #[arg(long, value_name = "MIB", default_value_t = BuildOptions::DEFAULT_MEMORY_BYTES >> 20)]
     memory: usize,
     /// Print the summary line as JSON
     #[arg(long)]
@@ -52,12 +67,29 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
                 reader: Box::new(BufReader::with_capacity(1 << 20, file)),
             }
         }
-        None => Source::Roots(args.roots.clone()),
+        None => match &args.update {
+            Some(paths) if paths.is_empty() => return Err(UsageError(
+                "--update needs the paths to refresh, or a list of changed paths with --from-list"
+                    .into(),
+            )
+            .into()),
+            Some(paths) => Source::Roots(paths.clone()),
+            None => Source::Roots(args.roots.clone()),
+        },
     };
+    if args.from_list.is_some() && args.update.as_ref().is_some_and(|p| !p.is_empty()) {
+        return Err(UsageError(
+            "--from-list --update takes its paths from the list, not the command line".into(),
+        )
+        .into());
+    }
     let options = BuildOptions {
         full: args.full,
         allow_shrink: args.allow_shrink,
         memory_bytes: args.memory << 20,
+        io_threads: usize::from(args.io_threads),
+        restat: args.restat,
+        update: args.update.is_some(),
     };
     let bar = progress::counter("files");
     let report = build(&dir, source, &options, &|files| bar.set_position(files));
@@ -94,6 +126,12 @@ fn summary_line(report: &BuildReport) -> String {
             report.added, report.removed, report.unchanged
         ));
     }
+    if report.dirs_listed + report.dirs_unchanged > 0 {
+        line.push_str(&format!(
+            "; {} directories listed, {} unchanged",
+            report.dirs_listed, report.dirs_unchanged
+        ));
+    }
     line
 }
 
@@ -105,6 +143,8 @@ fn summary_json(report: &BuildReport, dir: &IndexDir) -> serde_json::Value {
         "added": report.added,
         "removed": report.removed,
         "unchanged": report.unchanged,
+        "dirs_listed": report.dirs_listed,
+        "dirs_unchanged": report.dirs_unchanged,
         "full": report.full,
         "documents": report.info.documents,
         "errors": report.info.errors,
