@@ -4,6 +4,7 @@
 mod chiller;
 mod commands;
 mod exit;
+mod freshness;
 mod output;
 mod progress;
 mod sample;

@@ -184,6 +184,25 @@ fn serve_answers_like_the_cli() {
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
+    let schema = |path: &str| {
+        openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["properties"]
+            .clone()
+    };
+    for (path, member) in [
+        ("/search", "indexed_at"),
+        ("/search", "crawled_at"),
+        ("/count", "indexed_at"),
+        ("/count", "crawled_at"),
+        ("/health", "crawled_at"),
+        ("/health", "age_seconds"),
+        ("/stats", "age_seconds"),
+    ] {
+        assert!(
+            schema(path)[member].is_object(),
+            "{path} documents {member}"
+        );
+    }
 }
 
 #[test]
@@ -289,6 +308,106 @@ fn serve_follows_a_rebuild_without_a_restart() {
         .unwrap();
     assert!(full.status.success());
     server.wait_for_count("tile:T01CCC", 4, "a new generation is not followed");
+}
+
+/// An RFC 3339 time of an answer, asserted to be within the last ten minutes.
+fn recent(value: &Value, what: &str) -> time::OffsetDateTime {
+    let text = value.as_str().unwrap_or_else(|| panic!("{what}: {value}"));
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{what}: {e}: {text}"));
+    let age = (time::OffsetDateTime::now_utc() - at).as_seconds_f64();
+    assert!(
+        (-5.0..600.0).contains(&age),
+        "{what}: {text} is {age} s old"
+    );
+    at
+}
+
+/// A small, non-negative age in seconds.
+fn small_age(value: &Value, what: &str) -> f64 {
+    let age = value.as_f64().unwrap_or_else(|| panic!("{what}: {value}"));
+    assert!((0.0..600.0).contains(&age), "{what}: {age}");
+    age
+}
+
+#[test]
+fn serve_says_how_fresh_its_answers_are() {
+    let env = sample(300);
+    let server = Server::start(&env, &[]);
+    let stats = server.json("/stats");
+    let built_at = stats["build"]["built_at"].clone();
+    recent(&built_at, "build.built_at");
+    let crawled_at = stats["crawled_at"].clone();
+    recent(&crawled_at, "/stats crawled_at");
+    small_age(&stats["age_seconds"], "/stats age_seconds");
+    assert!(
+        stats["collections"][0]["documents"].as_u64().unwrap() > 0,
+        "{stats}"
+    );
+
+    // /stats shows what `catalog stats --json` does.
+    let cli = env.catalog().args(["stats", "--json"]).output().unwrap();
+    assert!(cli.status.success());
+    let cli: Value = serde_json::from_slice(&cli.stdout).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&cli), keys(&stats));
+    for key in ["documents", "collections", "build", "crawled_at"] {
+        assert_eq!(cli[key], stats[key], "{key}");
+    }
+
+    let health = server.json("/health");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["indexed_at"], built_at);
+    assert_eq!(health["crawled_at"], crawled_at);
+    small_age(&health["age_seconds"], "/health age_seconds");
+
+    let search = server.json(&format!("/search?q={TILE_URL}&limit=1"));
+    assert_eq!(search["indexed_at"], built_at, "{search}");
+    assert_eq!(search["crawled_at"], crawled_at, "{search}");
+    assert!(search["total"].as_u64().unwrap() > 0);
+    let count = server.json(&format!("/count?q={TILE_URL}"));
+    assert_eq!(count["indexed_at"], built_at, "{count}");
+    assert_eq!(count["crawled_at"], crawled_at, "{count}");
+    assert_eq!(count["files"], search["total"]);
+
+    let (code, metrics) = server.get("/metrics");
+    assert_eq!(code, "200");
+    let gauge = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name}: {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    small_age(
+        &Value::from(gauge("catalog_index_age_seconds")),
+        "catalog_index_age_seconds",
+    );
+    let crawled = recent(&crawled_at, "crawled_at");
+    let stamp = gauge("catalog_index_crawled_timestamp_seconds");
+    assert!(
+        (stamp - crawled.unix_timestamp_nanos() as f64 / 1e9).abs() < 0.001,
+        "{stamp} is {crawled}"
+    );
+
+    // The age is computed when asked: it grows between scrapes of an unchanged index.
+    let first = small_age(&server.json("/health")["age_seconds"], "age");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while small_age(&server.json("/health")["age_seconds"], "age") <= first {
+        assert!(Instant::now() < deadline, "the age does not grow");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // After a rebuild, answers say they read the new state.
+    env.disk_file("copernicus.eu/s2a_prd_msil1c/2024/01/05/S2A_MSIL1C_20240105T100000_N0510_R001_T01CCC_20240105T110000.zip", 10);
+    env.index_archive();
+    server.wait_for_count("tile:T01CCC", 1, "the server did not pick up the rebuild");
+    let count = server.json("/count?q=tile:T01CCC");
+    let rebuilt = server.json("/stats")["build"]["built_at"].clone();
+    assert_ne!(rebuilt, built_at);
+    assert_eq!(count["indexed_at"], rebuilt, "{count}");
+    assert!(recent(&count["crawled_at"], "crawled_at after the rebuild") >= crawled);
 }
 
 #[test]

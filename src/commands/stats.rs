@@ -1,9 +1,11 @@
 //! `catalog stats`: what the index holds and how its last build went.
 
+use catalog_index::layout::Freshness;
 use catalog_index::Catalog;
 use indicatif::HumanBytes;
 
 use super::IndexLocation;
+use crate::freshness;
 
 /// Arguments of `catalog stats`.
 #[derive(Debug, clap::Args)]
@@ -15,19 +17,15 @@ pub struct StatsArgs {
     json: bool,
 }
 
-/// Prints documents, size on disk, per-collection counts and the last build.
+/// Prints documents, size on disk, per-collection counts, the last build and how fresh the
+/// index is.
 pub fn run(args: StatsArgs) -> anyhow::Result<()> {
     let catalog = Catalog::open(&args.index.path()?)?;
     let info = catalog.info();
     let collections = catalog.collections()?;
+    let now = time::OffsetDateTime::now_utc();
     if args.json {
-        let value = serde_json::json!({
-            "index": catalog.dir(),
-            "documents": catalog.documents(),
-            "bytes": catalog.size_on_disk(),
-            "collections": collections.iter().map(|(name, count)| serde_json::json!({"collection": name, "documents": count})).collect::<Vec<_>>(),
-            "build": info,
-        });
+        let value = freshness::stats_json(&catalog, &collections, now);
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -35,6 +33,15 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
     println!("documents:   {}", catalog.documents());
     println!("size:        {}", HumanBytes(catalog.size_on_disk()));
     println!("last build:  {} ({:.1} s)", info.built_at, info.seconds);
+    let crawled = freshness::crawled_at(info);
+    println!(
+        "crawled:     {}",
+        freshness::display_time(crawled.as_deref())
+    );
+    println!(
+        "age:         {}",
+        freshness::age_seconds(info, now).map_or_else(|| "-".to_string(), freshness::human_age)
+    );
     println!(
         "errors:      {} ({}); {} malformed list lines",
         info.errors.total(),
@@ -42,11 +49,43 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
         info.malformed_lines
     );
     for root in &info.roots {
-        println!("root:        {} ({} files)", root.root, root.files);
+        println!(
+            "root:        {} ({} files; {})",
+            root.root,
+            root.files,
+            times(&root.freshness)
+        );
     }
     println!("collections: {}", collections.len());
+    if !collections.is_empty() {
+        println!(
+            "  {:<28} {:>12}  {:<20}  {:<20}  restat",
+            "collection", "documents", "crawled", "updated"
+        );
+    }
     for (name, count) in &collections {
-        println!("  {name:<28} {count:>12}");
+        let times = info.collections.get(name).cloned().unwrap_or_default();
+        println!(
+            "  {name:<28} {count:>12}  {:<20}  {:<20}  {}",
+            show(&times.crawled_at),
+            show(&times.updated_at),
+            show(&times.restat_at)
+        );
     }
     Ok(())
+}
+
+/// `crawled T, updated T, restat T`, each `-` when unknown.
+fn times(freshness: &Freshness) -> String {
+    format!(
+        "crawled {}, updated {}, restat {}",
+        show(&freshness.crawled_at),
+        show(&freshness.updated_at),
+        show(&freshness.restat_at)
+    )
+}
+
+/// A time to the second, or `-`.
+fn show(time: &Option<String>) -> String {
+    freshness::display_time(time.as_deref())
 }

@@ -8,13 +8,15 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use catalog_index::schema::FieldKind;
-use catalog_index::search::SortKey;
+use catalog_index::search::{SortKey, Summary};
 use catalog_index::{Catalog, CatalogError, Entry};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
 use super::{blocking, error, Params, Shared, MAX_LIMIT};
 use crate::chiller::{prepare, submit};
+use crate::freshness::{self, AnswerState};
 
 /// Parameters of `/search`, `/filelist` and `/count`.
 #[derive(Debug, Deserialize)]
@@ -45,7 +47,8 @@ fn missing_query() -> Response {
     )
 }
 
-/// `GET /search`: `{"total": N, "items": [...]}` with every field of each match.
+/// `GET /search`: `{"total": N, "indexed_at": T, "crawled_at": T, "items": [...]}` with every
+/// field of each match.
 pub async fn search(
     State(shared): State<Arc<Shared>>,
     Params(params): Params<QueryParams>,
@@ -71,6 +74,7 @@ pub async fn search(
         )?;
         Ok::<_, CatalogError>(SearchAnswer {
             total: hits.summary.files,
+            state: AnswerState::of(&catalog),
             items: hits.matches.iter().map(|m| m.entry()).collect(),
         })
     })
@@ -86,7 +90,19 @@ pub async fn search(
 #[derive(Serialize)]
 struct SearchAnswer {
     total: u64,
+    /// `indexed_at` and `crawled_at`: the state the answer reads.
+    #[serde(flatten)]
+    state: AnswerState,
     items: Vec<Entry>,
+}
+
+/// The body of a `/count` answer: the totals and the state they were counted from.
+#[derive(Serialize)]
+struct CountAnswer {
+    #[serde(flatten)]
+    summary: Summary,
+    #[serde(flatten)]
+    state: AnswerState,
 }
 
 /// `GET /filelist`: every matching path, one per line, streamed as it is read: a slow client
@@ -134,7 +150,7 @@ pub async fn filelist(
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
-/// `GET /count`: matches, bytes, and their split between disk and tape.
+/// `GET /count`: matches, bytes, their split between disk and tape, and the state counted.
 pub async fn count(
     State(shared): State<Arc<Shared>>,
     Params(params): Params<QueryParams>,
@@ -147,10 +163,14 @@ pub async fn count(
         catalog
             .parse(&q)
             .and_then(|query| catalog.count(query.as_ref()))
+            .map(|summary| CountAnswer {
+                summary,
+                state: AnswerState::of(&catalog),
+            })
     })
     .await
     {
-        Ok(Ok(summary)) => Json(summary).into_response(),
+        Ok(Ok(answer)) => Json(answer).into_response(),
         Ok(Err(failure)) => query_error(failure),
         Err(response) => response,
     }
@@ -273,18 +293,13 @@ pub async fn fields(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// `GET /stats`: documents, index size, last build, crawl errors and roots.
+/// `GET /stats`: what `catalog stats --json` prints: documents, index size, collections, how
+/// fresh the index is, and the last build with its errors and roots.
 pub async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let catalog = shared.catalog();
     let answer = blocking(move || {
         catalog.collections().map(|collections| {
-            json!({
-                "index": catalog.dir(),
-                "documents": catalog.documents(),
-                "bytes": catalog.size_on_disk(),
-                "build": catalog.info(),
-                "collections": collections.into_iter().map(|(c, n)| json!({"collection": c, "documents": n})).collect::<Vec<_>>(),
-            })
+            freshness::stats_json(&catalog, &collections, OffsetDateTime::now_utc())
         })
     })
     .await;
@@ -295,7 +310,16 @@ pub async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-/// `GET /health`.
+/// `GET /health`: liveness, and how fresh the index is.
 pub async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    Json(json!({ "status": "ok", "documents": shared.catalog().documents() })).into_response()
+    let catalog = shared.catalog();
+    let info = catalog.info();
+    Json(json!({
+        "status": "ok",
+        "documents": catalog.documents(),
+        "indexed_at": info.built_at,
+        "crawled_at": freshness::crawled_at(info),
+        "age_seconds": freshness::age_seconds(info, OffsetDateTime::now_utc()),
+    }))
+    .into_response()
 }

@@ -1,4 +1,4 @@
-//! Prometheus metrics: requests and their latency per endpoint, and the index's size.
+//! Prometheus metrics: requests and their latency per endpoint, and the index's size and age.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use super::Shared;
@@ -18,6 +19,8 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     documents: IntGauge,
+    age: Gauge,
+    crawled: Gauge,
 }
 
 impl Metrics {
@@ -51,14 +54,30 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("registers once");
-        registry
-            .register(Box::new(documents.clone()))
-            .expect("registers once");
+        let age = Gauge::new(
+            "catalog_index_age_seconds",
+            "Seconds since the index was last crawled whole (its oldest root's last crawl)",
+        )
+        .expect("valid metric");
+        let crawled = Gauge::new(
+            "catalog_index_crawled_timestamp_seconds",
+            "When the index was last crawled whole, in seconds since the Unix epoch",
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(documents.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(age.clone()),
+            Box::new(crawled.clone()),
+        ] {
+            registry.register(metric).expect("registers once");
+        }
         Metrics {
             registry,
             requests,
             latency,
             documents,
+            age,
+            crawled,
         }
     }
 
@@ -73,12 +92,21 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`: the Prometheus text format.
+/// `GET /metrics`: the Prometheus text format. The index's gauges are read at scrape time.
 pub async fn render(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    shared
-        .metrics
-        .documents
-        .set(shared.catalog().documents() as i64);
+    let catalog = shared.catalog();
+    let metrics = &shared.metrics;
+    metrics.documents.set(catalog.documents() as i64);
+    let info = catalog.info();
+    if let (Some(crawled), Some(age)) = (
+        info.crawled_at(),
+        info.age_seconds(time::OffsetDateTime::now_utc()),
+    ) {
+        metrics
+            .crawled
+            .set(crawled.unix_timestamp_nanos() as f64 / 1e9);
+        metrics.age.set(age);
+    }
     let mut text = Vec::new();
     TextEncoder::new()
         .encode(&shared.metrics.registry.gather(), &mut text)

@@ -8,11 +8,56 @@ fn query_parameter(name: &str, description: &str, required: bool, schema: Value)
 }
 
 fn json_answer(description: &str) -> Value {
+    json_answer_of(description, json!({"type": "object"}))
+}
+
+fn json_answer_of(description: &str, schema: Value) -> Value {
     json!({
-        "200": {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "200": {"description": description, "content": {"application/json": {"schema": schema}}},
         "400": {"description": "a bad query or parameter, named in the body", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
     })
 }
+
+/// An object with these properties, each `(name, type, description)`; a type ending in `?`
+/// may be null.
+fn object(properties: &[(&str, &str, &str)]) -> Value {
+    let properties: serde_json::Map<String, Value> = properties
+        .iter()
+        .map(|(name, kind, description)| {
+            let mut schema =
+                json!({"type": kind.trim_end_matches('?'), "description": description});
+            if kind.ends_with('?') {
+                schema["nullable"] = json!(true);
+            }
+            (name.to_string(), schema)
+        })
+        .collect();
+    json!({"type": "object", "properties": properties})
+}
+
+/// `indexed_at` and `crawled_at`, the state an answer reads.
+const ANSWER_STATE: [(&str, &str, &str); 2] = [
+    (
+        "indexed_at",
+        "string",
+        "RFC 3339 time of the index commit the answer reads (the last build)",
+    ),
+    (
+        "crawled_at",
+        "string?",
+        "RFC 3339 time the index was last crawled whole (its oldest root's last crawl)",
+    ),
+];
+
+/// `crawled_at` and `age_seconds`, how fresh the index is.
+const INDEX_AGE: [(&str, &str, &str); 2] = [
+    (
+        "crawled_at",
+        "string?",
+        "RFC 3339 time the index was last crawled whole (its oldest root's last crawl)",
+    ),
+    ("age_seconds", "number?", "seconds since crawled_at"),
+];
 
 /// The document.
 pub async fn document() -> Json<Value> {
@@ -52,24 +97,78 @@ pub async fn document() -> Json<Value> {
         "query": {"type": "object"},
         "catalog:q": {"type": "string"},
     }});
+    let search = object(
+        &[
+            &[(
+                "total",
+                "integer",
+                "every match, however many items are shown",
+            )][..],
+            &ANSWER_STATE,
+            &[("items", "array", "the matches, with every field")],
+        ]
+        .concat(),
+    );
+    let count = object(
+        &[
+            &[
+                ("files", "integer", "matching files"),
+                ("bytes", "integer", "their total size"),
+                ("disk_files", "integer", "files on disk"),
+                ("disk_bytes", "integer", "bytes on disk"),
+                ("tape_files", "integer", "files on tape"),
+                ("tape_bytes", "integer", "bytes on tape"),
+            ][..],
+            &ANSWER_STATE,
+        ]
+        .concat(),
+    );
+    let health = object(
+        &[
+            &[
+                ("status", "string", "ok"),
+                ("documents", "integer", "documents in the index"),
+                (
+                    "indexed_at",
+                    "string",
+                    "RFC 3339 time of the last build's commit",
+                ),
+            ][..],
+            &INDEX_AGE,
+        ]
+        .concat(),
+    );
+    let stats = object(
+        &[
+            &[
+                ("index", "string", "the index directory"),
+                ("documents", "integer", "documents in the index"),
+                ("bytes", "integer", "the index's size on disk"),
+                ("collections", "array", "{collection, documents, crawled_at, updated_at, restat_at}; a time is left out when unknown"),
+                ("build", "object", "the last build: built_at, seconds, roots (each with files, crawled_at, updated_at, restat_at), errors, collections' times"),
+            ][..],
+            &INDEX_AGE,
+        ]
+        .concat(),
+    );
     Json(json!({
         "openapi": "3.0.3",
         "info": {"title": "catalog", "version": env!("CARGO_PKG_VERSION"), "description": "Query an archive's file catalog, get complete file lists, stage them through Chiller, and search it as a STAC API."},
         "paths": {
-            "/search": {"get": {"summary": "Matches with every field", "parameters": [q, paging[0], paging[1], paging[2]], "responses": json_answer("{total, items}")}},
+            "/search": {"get": {"summary": "Matches with every field", "parameters": [q, paging[0], paging[1], paging[2]], "responses": json_answer_of("{total, indexed_at, crawled_at, items}", search)}},
             "/filelist": {"get": {"summary": "Every matching path, one per line, streamed", "parameters": [q, paging[2]], "responses": {
                 "200": {"description": "the list", "content": {"text/plain": {"schema": {"type": "string"}}}},
                 "400": {"description": "a bad query", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
-            "/count": {"get": {"summary": "Files, bytes, on disk and on tape", "parameters": [q], "responses": json_answer("the totals")}},
+            "/count": {"get": {"summary": "Files, bytes, on disk and on tape", "parameters": [q], "responses": json_answer_of("the totals, and the state they were counted from", count)}},
             "/stage": {"post": {"summary": "Submit the matches of q, or the list in the body, to Chiller", "parameters": [query_parameter("q", "a catalog query", false, json!({"type": "string"}))],
                 "requestBody": {"required": false, "content": {"text/plain": {"schema": {"type": "string"}}}},
                 "responses": {"200": {"description": "{jobs, files, bytes, missing, on_disk}"}, "400": {"description": "a bad query or nothing to stage"}, "502": {"description": "Chiller failed"}}}},
             "/jobs/{id}": {"get": {"summary": "A job's status as Chiller reports it", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the status"}, "404": {"description": "no such job"}, "502": {"description": "Chiller failed"}}}},
             "/fields": {"get": {"summary": "Fields, their types, and keyword values with counts", "responses": json_answer("{fields}")}},
-            "/stats": {"get": {"summary": "Documents, index size, last build, errors, roots", "responses": json_answer("the statistics")}},
-            "/health": {"get": {"summary": "Liveness", "responses": json_answer("{status, documents}")}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+            "/stats": {"get": {"summary": "Documents, index size, collections, index age, last build, errors, roots (as catalog stats --json)", "responses": json_answer_of("the statistics", stats)}},
+            "/health": {"get": {"summary": "Liveness and the index's age", "responses": json_answer_of("{status, documents, indexed_at, crawled_at, age_seconds}", health)}},
+            "/metrics": {"get": {"summary": "Prometheus metrics, among them catalog_index_age_seconds and catalog_index_crawled_timestamp_seconds", "responses": {"200": {"description": "text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
             "/stac": {"get": {"summary": "STAC landing page", "responses": json_answer("the landing page")}},
             "/stac/conformance": {"get": {"summary": "STAC conformance classes", "responses": json_answer("{conformsTo}")}},
