@@ -339,3 +339,107 @@ fn parse_shows_the_fields_of_each_name_in_order() {
         serde_json::json!({"path": "README.txt", "name": "README.txt"})
     );
 }
+
+/// Runs `catalog query ARGS` with `CATALOG_MAX_AGE` unset unless `max_age_env` sets it,
+/// asserting success: stdout and stderr.
+fn query_with(env: &TestEnv, args: &[&str], max_age_env: Option<&str>) -> (String, String) {
+    let mut command = env.catalog();
+    command.arg("query").args(args);
+    match max_age_env {
+        Some(value) => command.env("CATALOG_MAX_AGE", value),
+        None => command.env_remove("CATALOG_MAX_AGE"),
+    };
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn an_index_older_than_max_age_draws_one_warning_line() {
+    let env = indexed();
+    let (fresh_out, fresh_err) = query_with(&env, &["mission:S2"], None);
+    assert!(!fresh_err.contains("warning"), "the default: {fresh_err}");
+    assert!(fresh_err.starts_with("4 files,"), "{fresh_err}");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (out, err) = loop {
+        let (out, err) = query_with(&env, &["mission:S2", "--max-age", "1s"], None);
+        if err.contains("warning") {
+            break (out, err);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warning after 20 s: {err}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(out, fresh_out, "the answer is unchanged");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    let warning = warnings[0];
+    assert!(
+        warning.starts_with("warning: the index was last crawled 20")
+            && warning.contains(" ago), older than --max-age 1s; answers may miss newer files"),
+        "{warning}"
+    );
+    assert!(err.lines().any(|l| l.starts_with("4 files,")), "{err}");
+
+    let (_, err) = query_with(&env, &["mission:S2", "--count"], Some("1s"));
+    assert!(
+        err.contains("older than --max-age 1s"),
+        "from the env: {err}"
+    );
+    let (_, err) = query_with(&env, &["mission:S2", "--max-age", "off"], Some("1s"));
+    assert!(!err.contains("warning"), "off: {err}");
+    let (_, err) = query_with(&env, &["mission:S2"], Some("off"));
+    assert!(!err.contains("warning"), "off from the env: {err}");
+    let (_, err) = query_with(&env, &["mission:S2", "--max-age", "2days"], None);
+    assert!(!err.contains("warning"), "2days: {err}");
+    let (_, err) = query_with(&env, &["mission:S2"], None);
+    assert!(
+        !err.contains("warning"),
+        "the default, a little later: {err}"
+    );
+}
+
+#[test]
+fn a_bad_max_age_exits_2_with_one_line_naming_it() {
+    let env = indexed();
+    for (value, needle) in [
+        ("3x", "--max-age \"3x\""),
+        ("soon", "--max-age \"soon\""),
+        ("0", "zero would warn on every query"),
+        ("", "--max-age \"\""),
+    ] {
+        let output = env
+            .catalog()
+            .args(["query", "mission:S2", "--max-age", value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{value:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(needle) && stderr.contains("or off"),
+            "{value:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty());
+    }
+    let output = env
+        .catalog()
+        .env("CATALOG_MAX_AGE", "tomorrow")
+        .args(["query", "mission:S2"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("--max-age \"tomorrow\""));
+}

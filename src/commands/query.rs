@@ -1,6 +1,7 @@
 //! `catalog query`: the complete list of files matching a query.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use catalog_index::search::SortKey;
 use catalog_index::Catalog;
@@ -9,6 +10,7 @@ use super::IndexLocation;
 use std::io::Write;
 
 use crate::chiller::stage::{stage_list, StageArgs};
+use crate::freshness;
 use crate::output::{self, Format, Sink};
 
 /// Arguments of `catalog query`.
@@ -39,6 +41,15 @@ pub struct QueryArgs {
     /// Stage the matches through Chiller instead of printing them; prints the job ids
     #[arg(long)]
     stage: bool,
+    /// Warn on stderr when the index was last crawled longer ago than this, e.g. 30h, 2days,
+    /// 90m; `off` never warns
+    #[arg(
+        long,
+        value_name = "DURATION",
+        env = "CATALOG_MAX_AGE",
+        default_value = "30h"
+    )]
+    max_age: String,
     #[command(flatten)]
     staging: StageArgs,
 }
@@ -69,8 +80,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    let max_age = parse_max_age(&args.max_age)?;
     let catalog = Catalog::open(&args.index.path()?)?;
     let query = catalog.parse(&args.query)?;
+    if let Some(max_age) = max_age {
+        warn_if_stale(&catalog, max_age, &args.max_age);
+    }
     if args.count {
         let summary = catalog.count(query.as_ref())?;
         println!("{}", summary.files);
@@ -95,6 +110,43 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         eprintln!("{}", output::summary_line(&summary));
     }
     Ok(())
+}
+
+/// `--max-age`: a duration, or `None` for `off`. Zero is refused rather than read as either
+/// "always warn" or "never warn".
+fn parse_max_age(text: &str) -> anyhow::Result<Option<Duration>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let usage = |problem: String| -> anyhow::Error {
+        crate::exit::UsageError(format!(
+            "--max-age {text:?}: {problem}; give a duration such as 30h, 2days or 90m, or off"
+        ))
+        .into()
+    };
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err(usage("zero would warn on every query".into())),
+        Ok(duration) => Ok(Some(duration)),
+        Err(problem) => Err(usage(problem.to_string())),
+    }
+}
+
+/// One line on stderr when the index was last crawled longer than `max_age` ago.
+fn warn_if_stale(catalog: &Catalog, max_age: Duration, given: &str) {
+    let info = catalog.info();
+    let Some(age) = info.age_seconds(time::OffsetDateTime::now_utc()) else {
+        return;
+    };
+    if age > max_age.as_secs_f64() {
+        eprintln!(
+            "warning: the index was last crawled {} ({} ago), older than --max-age {}; \
+             answers may miss newer files",
+            freshness::display_time(freshness::crawled_at(info).as_deref()),
+            freshness::human_age(age),
+            given.trim()
+        );
+    }
 }
 
 /// `--stage`: the list goes to Chiller (and to `--out` if given).
