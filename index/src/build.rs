@@ -10,7 +10,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::crawl::{
-    check_root, count_io, crawl_root, inspect_path, CrawlErrors, CrawlOptions, Visit,
+    check_root, count_io, crawl_root, inspect_path, is_product_dir, CrawlErrors, CrawlOptions,
+    Visit,
 };
 use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
@@ -386,13 +387,38 @@ impl Run<'_> {
         Ok(report)
     }
 
-    /// Crawls `paths`: the roots of the index, or with `update` subtrees of its roots.
+    /// Crawls `paths`: the roots of the index, or with `update` subtrees of its roots. A
+    /// file or product directory to update stands for its directory, which is listed again.
     fn crawl(&self, paths: &[PathBuf]) -> Result<BuildReport> {
         let options = self.options;
+        let mut relist = Vec::new();
         let paths: Vec<String> = paths
             .iter()
-            .map(|path| Ok(check_root(path)?.to_string_lossy().into_owned()))
+            .map(|path| {
+                let item = options.update
+                    && std::fs::metadata(path).is_ok_and(|meta| {
+                        !meta.is_dir() || is_product_dir(&path.to_string_lossy())
+                    });
+                let path = match path.parent() {
+                    Some(parent) if item => {
+                        let parent = check_root(parent)?.to_string_lossy().into_owned();
+                        relist.push(parent.clone());
+                        return Ok(parent);
+                    }
+                    _ => path,
+                };
+                Ok(check_root(path)?.to_string_lossy().into_owned())
+            })
             .collect::<Result<_>>()?;
+        // A path named twice, or inside another, would be crawled twice.
+        let paths: Vec<String> = paths
+            .iter()
+            .enumerate()
+            .filter(|&(i, path)| {
+                !paths[..i].contains(path) && !paths.iter().any(|other| is_below(path, other))
+            })
+            .map(|(_, path)| path.clone())
+            .collect();
         let previous = self.previous();
         let roots: Vec<String> = if options.update {
             let indexed: Vec<String> = previous
@@ -455,6 +481,7 @@ impl Run<'_> {
             io_threads: options.io_threads,
             previous: states.as_ref(),
             restat: options.restat,
+            relist: &relist,
         };
         let mut errors = CrawlErrors::default();
         let mut visits = Vec::new();
@@ -554,6 +581,8 @@ impl Run<'_> {
                 writer.delete_query(catalog.files_query(&doomed)?)?;
             }
             report.removed = doomed.len() as u64;
+            // Files of directories not listed again are unchanged too.
+            report.unchanged += known.as_ref().map_or(0, |k| k.unseen.len() - doomed.len()) as u64;
             let mut roots_info = counts;
             if options.update {
                 // The list roots and roots not named keep their place and counts.
@@ -870,4 +899,58 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("the current time formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::FailingReader;
+
+    fn list(name: &str, bytes: Vec<u8>, reader: bool) -> Source {
+        Source::List {
+            name: name.into(),
+            reader: if reader {
+                Box::new(FailingReader::new(bytes))
+            } else {
+                Box::new(std::io::Cursor::new(bytes))
+            },
+        }
+    }
+
+    fn paths(n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|i| {
+                format!(
+                    "/data/S2A_MSIL1C_20230615T1000{:02}_N0509_R029_T31NFF_20230616T000937.zip\n",
+                    i % 60
+                )
+            })
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_list_that_fails_mid_way_commits_nothing() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = IndexDir::new(temp.path());
+        let options = BuildOptions::default();
+        let built = build(&dir, list("l", paths(50), false), &options, &|_| {}).unwrap();
+        assert_eq!(built.info.documents, 50);
+        // The first ten lines of the same list, then a read error: the forty after them
+        // must not be taken for removed files.
+        for update in [false, true] {
+            let options = BuildOptions {
+                update,
+                ..BuildOptions::default()
+            };
+            let error = build(&dir, list("l", paths(10), true), &options, &|_| {}).unwrap_err();
+            assert!(
+                matches!(error, CatalogError::ListRead { line: 11, .. }),
+                "{error}"
+            );
+            let catalog = Catalog::open(temp.path()).unwrap();
+            assert_eq!(catalog.documents(), 50);
+            assert_eq!(catalog.info().built_at, built.info.built_at);
+        }
+    }
 }

@@ -14,7 +14,7 @@ use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{fstat, open, statat, AtFlags, Dir, FileType, Mode, OFlags};
 use serde::Serialize;
 
-use crate::dirs::{DirStamp, DirStates};
+use crate::dirs::{DirStamp, DirStates, KnownDir};
 use crate::record::{FileRecord, State};
 
 /// Why a root cannot be crawled at all.
@@ -225,6 +225,8 @@ pub struct CrawlOptions<'a> {
     pub previous: Option<&'a DirStates>,
     /// List every directory and `stat` every file, whatever the stamps say.
     pub restat: bool,
+    /// Directories listed whatever their stamps say.
+    pub relist: &'a [String],
 }
 
 impl CrawlOptions<'_> {
@@ -293,6 +295,7 @@ pub fn crawl_root(
     let walk = Walk {
         previous: options.previous,
         restat: options.restat,
+        relist: options.relist,
         racy_after: racy_after(),
     };
     // Bounded, so that a slow consumer holds the walkers back instead of their findings
@@ -398,6 +401,7 @@ impl Pending {
 struct Walk<'a> {
     previous: Option<&'a DirStates>,
     restat: bool,
+    relist: &'a [String],
     racy_after: i64,
 }
 
@@ -428,7 +432,10 @@ impl<'a> Walk<'a> {
         };
         let stamp = DirStamp::of(&stat);
         let known = self.previous.and_then(|previous| previous.get(&dir));
-        if let Some(known) = known.filter(|known| !self.restat && known.stamp.matches(stamp)) {
+        let skip = |known: &&KnownDir| {
+            !self.restat && known.stamp.matches(stamp) && !self.relist.contains(&dir)
+        };
+        if let Some(known) = known.filter(skip) {
             drop(fd);
             for child in &known.children {
                 scope.spawn(move |scope| self.dir(scope, child.clone(), pending));

@@ -278,6 +278,37 @@ fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Gives its bytes, then fails as a broken device or a dropped mount would.
+#[cfg(test)]
+pub(crate) struct FailingReader(std::io::Cursor<Vec<u8>>);
+
+#[cfg(test)]
+impl FailingReader {
+    pub(crate) fn new(bytes: Vec<u8>) -> FailingReader {
+        FailingReader(std::io::Cursor::new(bytes))
+    }
+}
+
+#[cfg(test)]
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+#[cfg(test)]
+impl BufRead for FailingReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.0.position() == self.0.get_ref().len() as u64 {
+            return Err(std::io::Error::other("device gone"));
+        }
+        self.0.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.0.consume(amount)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,30 +413,9 @@ mod tests {
         assert_eq!(items[3].as_ref().unwrap().path, "/y.zip");
     }
 
-    /// Gives its lines, then fails as a broken device or a dropped mount would.
-    struct FailingReader(Cursor<Vec<u8>>);
-
-    impl std::io::Read for FailingReader {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            self.0.read(buf)
-        }
-    }
-
-    impl BufRead for FailingReader {
-        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
-            if self.0.position() == self.0.get_ref().len() as u64 {
-                return Err(std::io::Error::other("device gone"));
-            }
-            self.0.fill_buf()
-        }
-        fn consume(&mut self, amount: usize) {
-            self.0.consume(amount)
-        }
-    }
-
     #[test]
     fn a_read_error_ends_the_list_as_a_read_error() {
-        let reader = FailingReader(Cursor::new(format!("{S2}\n{S2}\n").into_bytes()));
+        let reader = FailingReader::new(format!("{S2}\n{S2}\n").into_bytes());
         let items: Vec<_> = ListReader::new(reader).collect();
         assert_eq!(items.len(), 3);
         assert!(items[1].is_ok());

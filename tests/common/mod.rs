@@ -109,6 +109,13 @@ impl TestEnv {
             .to_string()
     }
 
+    /// Waits until every change made so far is more than a second old. A crawl lists a
+    /// directory changed within a second of its start again on the next run, in case a
+    /// coarse file system clock hid a later change; tests of what a rerun skips wait first.
+    pub fn settle(&self) {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+
     /// A file with its blocks allocated.
     pub fn disk_file(&self, relative: &str, size: usize) {
         let path = self.root().join(relative);
