@@ -6,8 +6,13 @@
 //! product directories and a few non-product files. Files on tape are sparse, with realistic
 //! apparent sizes and no allocated blocks, as an HSM leaves them; files on disk are small and
 //! allocated. The same seed gives the same tree.
+//!
+//! By default products fall on any day of their satellite's life, so a small archive holds about
+//! one file per day directory. `--per-day N` puts products only on every k-th day, with k chosen
+//! so that a day directory holds N files on average (the real archive's hold hundreds to
+//! thousands).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,6 +42,11 @@ pub struct SampleArgs {
     /// Share of products on tape (sparse files without allocated blocks)
     #[arg(long, default_value_t = 0.8)]
     pub tape_fraction: f64,
+    /// Files a day directory (`<collection>/YYYY/MM/DD`) holds on average, by spreading the
+    /// products over fewer days [default: products fall on any day, about one file per day
+    /// directory in a small archive]
+    #[arg(long, value_name = "N")]
+    pub per_day: Option<u64>,
 }
 
 /// What was generated.
@@ -50,6 +60,10 @@ pub struct SampleSummary {
     pub products_on_tape: u64,
     /// Sum of the apparent sizes.
     pub apparent_bytes: u64,
+    /// Day directories (`<collection>/YYYY/MM/DD`).
+    pub day_directories: u64,
+    /// Files below day directories (all but the collections' README files).
+    pub files_in_days: u64,
 }
 
 /// The provider directory of the EODC layout.
@@ -61,6 +75,46 @@ const T60WWV: &str = "T60WWV";
 const T60WWV_EVERY: u64 = 400;
 const T60WWV_SHARE: u64 = 4000;
 
+/// The end of the generated archive's time span: no product falls on this day or later.
+const END: OffsetDateTime = time::macros::datetime!(2026-01-01 0:00 UTC);
+/// The beginning of it: the first Sentinel-1A day.
+const BEGIN: OffsetDateTime = time::macros::datetime!(2014-10-01 0:00 UTC);
+
+/// The days products fall on: every `stride`th day since the Unix epoch, so that fewer days hold
+/// more products each. A stride of 1, the default, leaves every date as drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Days {
+    stride: i64,
+}
+
+impl Days {
+    const EVERY: Days = Days { stride: 1 };
+
+    /// `date` moved to the closest permitted day at or before it, keeping its time of day, inside
+    /// the span `[from, until)` (a satellite's life): to the next one if none is before it in the
+    /// span, to the span's first day if none is in the span at all.
+    fn place(
+        self,
+        date: OffsetDateTime,
+        from: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> OffsetDateTime {
+        if self.stride == 1 {
+            return date;
+        }
+        let day = |d: OffsetDateTime| d.unix_timestamp().div_euclid(86_400);
+        let (drawn, first, last) = (day(date), day(from), day(until - Duration::seconds(1)));
+        let mut placed = drawn - drawn.rem_euclid(self.stride);
+        if placed < first {
+            placed += self.stride;
+        }
+        if placed > last {
+            placed = first;
+        }
+        date + Duration::days(placed - drawn)
+    }
+}
+
 /// One file to create.
 struct Plan {
     path: String,
@@ -69,12 +123,14 @@ struct Plan {
 }
 
 /// Creates the archive in `dir` (which must be new or empty); `progress` hears of the number of
-/// files written so far, from any thread.
+/// files written so far, from any thread. `per_day` asks for that many files per day directory
+/// on average (see [`spread`]); `None` lets products fall on any day.
 pub fn generate(
     dir: &Path,
     files: u64,
     seed: u64,
     tape_fraction: f64,
+    per_day: Option<u64>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> anyhow::Result<SampleSummary> {
     if !(0.0..=1.0).contains(&tape_fraction) {
@@ -83,10 +139,17 @@ pub fn generate(
     if files == 0 {
         bail!("--files must be at least 1");
     }
+    if per_day == Some(0) {
+        bail!("--per-day must be at least 1");
+    }
     if fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         bail!("{} is not empty: choose a new directory", dir.display());
     }
-    let (plans, summary) = plan(files, seed, tape_fraction);
+    let days = match per_day {
+        None => Days::EVERY,
+        Some(n) => spread(files, seed, tape_fraction, n),
+    };
+    let (plans, summary) = plan(files, seed, tape_fraction, days);
     let directories: BTreeSet<&str> = plans
         .iter()
         .filter_map(|p| p.path.rsplit_once('/').map(|(d, _)| d))
@@ -119,8 +182,46 @@ fn create(path: &Path, plan: &Plan) -> std::io::Result<()> {
     }
 }
 
+/// The days that give about `per_day` files per day directory: the smallest stride whose
+/// archive holds at least that many on average, or the one just below it if that comes closer.
+/// Found by planning the archive (names only, no files) for a binary search of strides, so the
+/// same arguments give the same archive. The average grows with the stride until each
+/// collection is down to a day or two; a `per_day` beyond that gets the largest stride.
+fn spread(files: u64, seed: u64, tape_fraction: f64, per_day: u64) -> Days {
+    let average = |stride: i64| {
+        let (_, summary) = plan(files, seed, tape_fraction, Days { stride });
+        summary.files_in_days as f64 / summary.day_directories.max(1) as f64
+    };
+    let target = per_day as f64;
+    let (mut low, mut high) = (1, (END - BEGIN).whole_days());
+    if average(low) >= target {
+        return Days { stride: low };
+    }
+    // average(low) < target throughout; average(high) >= target, or high is the largest stride.
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        if average(middle) >= target {
+            high = middle;
+        } else {
+            low = middle;
+        }
+    }
+    let stride = if target - average(low) < average(high) - target {
+        low
+    } else {
+        high
+    };
+    Days { stride }
+}
+
+/// The day directory (`PROVIDER/<collection>/YYYY/MM/DD`) a planned path lies below, if any.
+fn day_directory(path: &str) -> Option<&str> {
+    let (end, _) = path.match_indices('/').nth(4)?;
+    Some(&path[..end])
+}
+
 /// Decides every file, in order, from the seed alone.
-fn plan(files: u64, seed: u64, tape_fraction: f64) -> (Vec<Plan>, SampleSummary) {
+fn plan(files: u64, seed: u64, tape_fraction: f64, days: Days) -> (Vec<Plan>, SampleSummary) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let tiles = tiles(&mut rng);
     let mut plans = Vec::with_capacity(files as usize);
@@ -131,13 +232,13 @@ fn plan(files: u64, seed: u64, tape_fraction: f64) -> (Vec<Plan>, SampleSummary)
         let demo_tile =
             number % T60WWV_EVERY == 0 && (number < 3 * T60WWV_EVERY || number % T60WWV_SHARE == 0);
         let product = if demo_tile {
-            sentinel2(&mut rng, &tiles, true)
+            sentinel2(&mut rng, days, &tiles, true)
         } else {
             match rng.random_range(0..100) {
-                0..60 => sentinel2(&mut rng, &tiles, false),
-                60..82 => sentinel1(&mut rng),
-                82..93 => sentinel3(&mut rng),
-                _ => sentinel5p(&mut rng),
+                0..60 => sentinel2(&mut rng, days, &tiles, false),
+                60..82 => sentinel1(&mut rng, days),
+                82..93 => sentinel3(&mut rng, days),
+                _ => sentinel5p(&mut rng, days),
             }
         };
         let on_tape = rng.random_bool(tape_fraction);
@@ -194,6 +295,15 @@ fn plan(files: u64, seed: u64, tape_fraction: f64) -> (Vec<Plan>, SampleSummary)
     }
     plans.truncate(files as usize);
     summary.files = plans.len() as u64;
+    let day_directories: HashSet<&str> = plans
+        .iter()
+        .filter_map(|p| day_directory(&p.path))
+        .collect();
+    summary.day_directories = day_directories.len() as u64;
+    summary.files_in_days = plans
+        .iter()
+        .filter(|p| day_directory(&p.path).is_some())
+        .count() as u64;
     (plans, summary)
 }
 
@@ -232,10 +342,10 @@ fn stamp(date: OffsetDateTime) -> String {
     .expect("dates format")
 }
 
-/// A random instant between the start of `from` and the end of 2025.
-fn date_between(rng: &mut ChaCha8Rng, from: OffsetDateTime) -> OffsetDateTime {
-    let end = time::macros::datetime!(2026-01-01 0:00 UTC);
-    from + Duration::seconds(rng.random_range(0..(end - from).whole_seconds()))
+/// A random instant between the start of `from` and the end of 2025, on one of `days`.
+fn date_between(rng: &mut ChaCha8Rng, days: Days, from: OffsetDateTime) -> OffsetDateTime {
+    let date = from + Duration::seconds(rng.random_range(0..(END - from).whole_seconds()));
+    days.place(date, from, END)
 }
 
 /// A few thousand MGRS tiles: zone, latitude band, and the 100 km square's two letters.
@@ -258,7 +368,7 @@ fn tiles(rng: &mut ChaCha8Rng) -> Vec<String> {
 }
 
 /// A Sentinel-2 product; `demo_tile` makes it a new-layout S2A product of [`T60WWV`].
-fn sentinel2(rng: &mut ChaCha8Rng, tiles: &[String], demo_tile: bool) -> Product {
+fn sentinel2(rng: &mut ChaCha8Rng, days: Days, tiles: &[String], demo_tile: bool) -> Product {
     let sat = if demo_tile || rng.random_bool(0.6) {
         "S2A"
     } else {
@@ -270,7 +380,7 @@ fn sentinel2(rng: &mut ChaCha8Rng, tiles: &[String], demo_tile: bool) -> Product
         "S2B" => time::macros::datetime!(2017-07-01 0:00 UTC),
         _ => time::macros::datetime!(2025-01-15 0:00 UTC),
     };
-    let date = date_between(rng, since);
+    let date = date_between(rng, days, since);
     let orbit = rng.random_range(1..=143);
     let level_1c = rng.random_bool(0.6);
     let tile = if demo_tile {
@@ -328,7 +438,7 @@ fn sentinel2(rng: &mut ChaCha8Rng, tiles: &[String], demo_tile: bool) -> Product
     }
 }
 
-fn sentinel1(rng: &mut ChaCha8Rng) -> Product {
+fn sentinel1(rng: &mut ChaCha8Rng, days: Days) -> Product {
     let (sat, launch, until) = if rng.random_bool(0.75) {
         ("S1A", time::macros::datetime!(2014-10-01 0:00 UTC), None)
     } else {
@@ -338,10 +448,11 @@ fn sentinel1(rng: &mut ChaCha8Rng) -> Product {
             Some(time::macros::datetime!(2021-12-23 0:00 UTC)),
         )
     };
-    let mut date = date_between(rng, launch);
+    let mut date = date_between(rng, days, launch);
     if let Some(until) = until {
         let span = (until - launch).whole_seconds();
         date = launch + Duration::seconds(rng.random_range(0..span));
+        date = days.place(date, launch, until);
     }
     let mode = *[
         "IW", "IW", "IW", "IW", "IW", "IW", "EW", "EW", "WV", "S1", "S3", "S6",
@@ -397,7 +508,7 @@ fn sentinel1(rng: &mut ChaCha8Rng) -> Product {
     }
 }
 
-fn sentinel3(rng: &mut ChaCha8Rng) -> Product {
+fn sentinel3(rng: &mut ChaCha8Rng, days: Days) -> Product {
     let (sat, launch) = if rng.random_bool(0.6) {
         ("S3A", time::macros::datetime!(2016-06-01 0:00 UTC))
     } else {
@@ -414,7 +525,7 @@ fn sentinel3(rng: &mut ChaCha8Rng) -> Product {
     ]
     .choose(rng)
     .expect("products");
-    let date = date_between(rng, launch);
+    let date = date_between(rng, days, launch);
     let stop = date + Duration::seconds(180);
     let created = date + Duration::hours(rng.random_range(2..48));
     let stem = format!(
@@ -443,7 +554,7 @@ fn sentinel3(rng: &mut ChaCha8Rng) -> Product {
     }
 }
 
-fn sentinel5p(rng: &mut ChaCha8Rng) -> Product {
+fn sentinel5p(rng: &mut ChaCha8Rng, days: Days) -> Product {
     let stream = *["OFFL", "OFFL", "OFFL", "NRTI", "RPRO"]
         .choose(rng)
         .expect("streams");
@@ -461,7 +572,7 @@ fn sentinel5p(rng: &mut ChaCha8Rng) -> Product {
     .choose(rng)
     .expect("products");
     let launch = time::macros::datetime!(2018-05-01 0:00 UTC);
-    let date = date_between(rng, launch);
+    let date = date_between(rng, days, launch);
     let stop = date + Duration::minutes(101);
     let orbit = 1 + (date - launch).whole_minutes() / 101;
     let created = date + Duration::hours(rng.random_range(3..72));
@@ -489,20 +600,37 @@ fn sentinel5p(rng: &mut ChaCha8Rng) -> Product {
 pub fn run(args: SampleArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let bar = progress::counter("files");
-    let summary = generate(&args.dir, args.files, args.seed, args.tape_fraction, &|n| {
-        bar.set_position(n)
-    });
+    let summary = generate(
+        &args.dir,
+        args.files,
+        args.seed,
+        args.tape_fraction,
+        args.per_day,
+        &|n| bar.set_position(n),
+    );
     bar.finish_and_clear();
     let summary = summary?;
+    let per_day = summary.files_in_days as f64 / summary.day_directories.max(1) as f64;
     eprintln!(
-        "created {} files ({} products, {} on tape, {} apparent) in {} in {:.1} s",
+        "created {} files ({} products, {} on tape, {} apparent) in {} day directories \
+         ({per_day:.1} files each on average) in {} in {:.1} s",
         summary.files,
         summary.products,
         summary.products_on_tape,
         indicatif::HumanBytes(summary.apparent_bytes),
+        summary.day_directories,
         args.dir.display(),
         started.elapsed().as_secs_f64()
     );
+    if let Some(wanted) = args.per_day {
+        if per_day < 0.8 * wanted as f64 {
+            eprintln!(
+                "note: {} files fill each collection's few day directories with {per_day:.0} \
+                 files at most, not {wanted}: ask for more files",
+                args.files
+            );
+        }
+    }
     Ok(())
 }
 
@@ -545,9 +673,9 @@ mod tests {
             tempfile::tempdir().unwrap(),
             tempfile::tempdir().unwrap(),
         );
-        let summary = generate(a.path(), 1500, 9, 0.8, &|_| {}).unwrap();
-        generate(b.path(), 1500, 9, 0.8, &|_| {}).unwrap();
-        generate(c.path(), 1500, 10, 0.8, &|_| {}).unwrap();
+        let summary = generate(a.path(), 1500, 9, 0.8, None, &|_| {}).unwrap();
+        generate(b.path(), 1500, 9, 0.8, None, &|_| {}).unwrap();
+        generate(c.path(), 1500, 10, 0.8, None, &|_| {}).unwrap();
         let names =
             |l: Vec<(String, u64, u64)>| l.into_iter().map(|(n, s, _)| (n, s)).collect::<Vec<_>>();
         assert_eq!(names(listing(a.path())), names(listing(b.path())));
@@ -559,7 +687,7 @@ mod tests {
     #[test]
     fn tape_files_are_sparse_and_disk_files_allocated() {
         let dir = tempfile::tempdir().unwrap();
-        let summary = generate(dir.path(), 2000, 3, 0.5, &|_| {}).unwrap();
+        let summary = generate(dir.path(), 2000, 3, 0.5, None, &|_| {}).unwrap();
         let (mut tape, mut disk) = (0, 0);
         for (name, size, blocks) in listing(dir.path()) {
             match State::from_blocks(size, blocks) {
@@ -581,7 +709,7 @@ mod tests {
     #[test]
     fn the_layout_missions_and_demo_tile_are_there() {
         let dir = tempfile::tempdir().unwrap();
-        generate(dir.path(), 3000, 1, 0.8, &|_| {}).unwrap();
+        generate(dir.path(), 3000, 1, 0.8, None, &|_| {}).unwrap();
         let files = listing(dir.path());
         let names: Vec<&str> = files.iter().map(|(n, _, _)| n.as_str()).collect();
         for (needle, what) in [
@@ -616,10 +744,62 @@ mod tests {
     fn a_directory_with_files_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("precious"), b"x").unwrap();
-        let error = generate(dir.path(), 10, 1, 0.5, &|_| {})
+        let error = generate(dir.path(), 10, 1, 0.5, None, &|_| {})
             .unwrap_err()
             .to_string();
         assert!(error.contains("is not empty"), "{error}");
-        assert!(generate(dir.path(), 10, 1, 1.5, &|_| {}).is_err());
+        assert!(generate(dir.path(), 10, 1, 1.5, None, &|_| {}).is_err());
+        let error = generate(
+            dir.path().join("new").as_path(),
+            10,
+            1,
+            0.5,
+            Some(0),
+            &|_| {},
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("--per-day"), "{error}");
+    }
+
+    #[test]
+    fn days_move_dates_to_permitted_days_inside_the_span() {
+        use time::macros::datetime;
+        let from = datetime!(2017-07-01 0:00 UTC);
+        let until = datetime!(2021-12-23 0:00 UTC);
+        let date = datetime!(2019-03-05 13:14:15 UTC);
+        assert_eq!(Days::EVERY.place(date, from, until), date);
+        let days = Days { stride: 10 };
+        let placed = days.place(date, from, until);
+        assert_eq!(placed.time(), date.time(), "the time of day is kept");
+        assert!(placed <= date && date - placed < Duration::days(10));
+        assert_eq!((placed.unix_timestamp() / 86_400) % 10, 0);
+        // Before the span's first permitted day: the next one.
+        let early = days.place(from + Duration::hours(5), from, until);
+        assert!(early >= from && early - from < Duration::days(10));
+        // No permitted day in the span at all: its first day.
+        let wide = Days { stride: 100_000 };
+        assert_eq!(
+            wide.place(date, from, until),
+            datetime!(2017-07-01 13:14:15 UTC)
+        );
+    }
+
+    #[test]
+    fn per_day_is_deterministic_and_fills_day_directories() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let summary = generate(a.path(), 4000, 5, 0.8, Some(40), &|_| {}).unwrap();
+        generate(b.path(), 4000, 5, 0.8, Some(40), &|_| {}).unwrap();
+        let names =
+            |l: Vec<(String, u64, u64)>| l.into_iter().map(|(n, s, _)| (n, s)).collect::<Vec<_>>();
+        assert_eq!(names(listing(a.path())), names(listing(b.path())));
+        assert_eq!(listing(a.path()).len(), 4000);
+        let average = summary.files_in_days as f64 / summary.day_directories as f64;
+        assert!(
+            (32.0..48.0).contains(&average),
+            "{average} files per day directory"
+        );
+        let default = plan(4000, 5, 0.8, Days::EVERY).1;
+        assert!(default.day_directories > 10 * summary.day_directories);
     }
 }

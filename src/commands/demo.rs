@@ -42,7 +42,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         args.files,
         archive.display()
     );
-    let summary = sample::generate(&archive, args.files, 1, 0.8, &|_| {})?;
+    let summary = sample::generate(&archive, args.files, 1, 0.8, None, &|_| {})?;
     println!(
         "   {} products, {} of them on tape (sparse files), {} in all",
         summary.products,
