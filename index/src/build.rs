@@ -10,8 +10,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::crawl::{
-    check_root, count_io, crawl_root, inspect_path, is_product_dir, CrawlErrors, CrawlOptions,
-    Visit,
+    check_root, count_io, crawl_root, inspect_path, io_threads_for, is_product_dir, CrawlErrors,
+    CrawlOptions, Visit,
 };
 use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
@@ -47,8 +47,9 @@ pub struct BuildOptions {
     pub allow_shrink: bool,
     /// Memory for the index writer, in bytes; it flushes segments when this is used.
     pub memory_bytes: usize,
-    /// Directory listings and `stat`s of a crawl in flight at once.
-    pub io_threads: usize,
+    /// Directory listings and `stat`s of a crawl in flight at once; `None` picks by
+    /// measuring (see [`crate::crawl::io_threads_for`]).
+    pub io_threads: Option<usize>,
     /// List every directory and `stat` every file again, as a first crawl does, instead of
     /// skipping directories unchanged since the last crawl.
     pub restat: bool,
@@ -69,7 +70,7 @@ impl Default for BuildOptions {
             full: false,
             allow_shrink: false,
             memory_bytes: BuildOptions::DEFAULT_MEMORY_BYTES,
-            io_threads: CrawlOptions::DEFAULT_IO_THREADS,
+            io_threads: None,
             restat: false,
             update: false,
         }
@@ -772,8 +773,12 @@ impl Run<'_> {
         }
         paths.sort_unstable();
         paths.dedup();
+        let probe = paths
+            .first()
+            .and_then(|path| crate::dirs::parent_dir(path))
+            .unwrap_or("/");
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.options.io_threads.max(1))
+            .num_threads(io_threads_for(Path::new(probe), self.options.io_threads))
             .build()
             .map_err(|error| {
                 CatalogError::io("cannot start the stat threads")(io::Error::other(error))

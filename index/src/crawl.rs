@@ -9,12 +9,13 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fstat, open, statat, AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fs::{fstat, openat, statat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
 use serde::Serialize;
 
-use crate::dirs::{DirStamp, DirStates, KnownDir};
+use crate::dirs::{DirStamp, DirStates};
 use crate::record::{FileRecord, State};
 
 /// Why a root cannot be crawled at all.
@@ -217,9 +218,10 @@ pub fn check_root(root: &Path) -> Result<PathBuf, RootError> {
 /// How a crawl runs.
 #[derive(Debug, Clone, Copy)]
 pub struct CrawlOptions<'a> {
-    /// Directory listings and `stat`s in flight at once. On a network file system each is a
-    /// round trip, so the crawl's speed follows this rather than the core count.
-    pub io_threads: usize,
+    /// Directory listings and `stat`s in flight at once; `None` picks by measuring the root
+    /// (see [`io_threads_for`]). On a network file system each call is a round trip, so the
+    /// crawl's speed follows this rather than the core count.
+    pub io_threads: Option<usize>,
     /// The directories of the last crawl: one whose stamp is unchanged is not listed again,
     /// and its files keep their indexed facts.
     pub previous: Option<&'a DirStates>,
@@ -229,12 +231,43 @@ pub struct CrawlOptions<'a> {
     pub relist: &'a [String],
 }
 
-impl CrawlOptions<'_> {
-    /// Requests in flight by default. Chosen by measurement (BENCHMARKS.md, network file
-    /// system latency): with every metadata call delayed by 1 ms, a crawl's time falls almost
-    /// in proportion up to 32 threads, while a warm local tree is as fast as with one thread
-    /// per core.
-    pub const DEFAULT_IO_THREADS: usize = 32;
+/// Requests in flight on a file system whose metadata calls are slow. Measured with every
+/// metadata call delayed by 1 ms (BENCHMARKS.md): a 20,000-file crawl took 37 s with 2
+/// threads, 9.9 s with 8, 3.5 s with 32, 2.3 s with 64 and 1.7 s with 128. 64 keeps most
+/// of that gain without asking a shared file server for more.
+pub const NETWORK_IO_THREADS: usize = 64;
+
+/// A metadata call slower than this on average is a round trip to a server or a disk, not
+/// an answer from the kernel's caches (a warm local `stat` takes about a microsecond).
+const SLOW_CALL: Duration = Duration::from_micros(50);
+
+/// The I/O concurrency for crawling `dir`: `asked`, or else one thread per core when its
+/// metadata calls answer from memory (more threads only add switching there: a warm local
+/// 300,000-file crawl took 2.0 s with 2 threads and 2.2-2.3 s with 32 to 128), and
+/// [`NETWORK_IO_THREADS`] when they are slow.
+pub fn io_threads_for(dir: &Path, asked: Option<usize>) -> usize {
+    if let Some(threads) = asked {
+        return threads.max(1);
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if metadata_call_time(dir) > SLOW_CALL {
+        NETWORK_IO_THREADS.max(cores)
+    } else {
+        cores
+    }
+}
+
+/// The average time of a listing of `dir` and a `stat` of each of its first entries.
+fn metadata_call_time(dir: &Path) -> Duration {
+    let started = Instant::now();
+    let mut calls = 1u32;
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten().take(16) {
+            let _ = fs::symlink_metadata(entry.path());
+            calls += 1;
+        }
+    }
+    started.elapsed() / calls
 }
 
 /// How a crawl met one directory.
@@ -285,7 +318,7 @@ pub fn crawl_root(
     let root = root.to_str().expect("check_root accepts UTF-8 roots only");
     let mut summary = CrawlSummary::default();
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.io_threads.max(1))
+        .num_threads(io_threads_for(Path::new(root), options.io_threads))
         .thread_name(|i| format!("crawl-{i}"))
         .build()
         .map_err(|error| RootError::Unreadable {
@@ -417,36 +450,54 @@ impl<'a> Walk<'a> {
         'a: 's,
     {
         let mut batch = Batch::default();
-        let opened = open(
+        // A directory the last crawl knew costs one `stat` when it has not changed; the
+        // listing waits for a changed stamp.
+        let known = self.previous.and_then(|previous| previous.get(&dir));
+        let mut stamp = None;
+        if let Some(known) = known.filter(|_| !self.restat && !self.relist.contains(&dir)) {
+            match statat(CWD, dir.as_str(), AtFlags::empty()) {
+                Ok(stat) if known.stamp.matches(DirStamp::of(&stat)) => {
+                    for child in &known.children {
+                        scope.spawn(move |scope| self.dir(scope, child.clone(), pending));
+                    }
+                    batch.dirs.push(DirVisit {
+                        path: dir,
+                        stamp: known.stamp,
+                        visit: Visit::Unchanged,
+                    });
+                    return pending.add(batch);
+                }
+                Ok(stat) => stamp = Some(DirStamp::of(&stat)),
+                Err(error) => {
+                    let error = io::Error::from(error);
+                    count_io(&mut batch.errors, &error);
+                    // A directory that is gone takes what the index holds of it along.
+                    if error.kind() == io::ErrorKind::NotFound {
+                        return pending.add(batch);
+                    }
+                    return self.unreadable(dir, batch, pending);
+                }
+            }
+        }
+        // The stamp is taken before the listing, so that a change made during it shows
+        // next time. After `open` a file system client answers `fstat` from what it has.
+        let opened = openat(
+            CWD,
             dir.as_str(),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .and_then(|fd| Ok((fstat(&fd)?, fd)));
-        let (stat, fd) = match opened {
+        .and_then(|fd| match stamp {
+            Some(stamp) => Ok((stamp, fd)),
+            None => Ok((DirStamp::of(&fstat(&fd)?), fd)),
+        });
+        let (stamp, fd) = match opened {
             Ok(opened) => opened,
             Err(error) => {
                 count_io(&mut batch.errors, &error.into());
                 return self.unreadable(dir, batch, pending);
             }
         };
-        let stamp = DirStamp::of(&stat);
-        let known = self.previous.and_then(|previous| previous.get(&dir));
-        let skip = |known: &&KnownDir| {
-            !self.restat && known.stamp.matches(stamp) && !self.relist.contains(&dir)
-        };
-        if let Some(known) = known.filter(skip) {
-            drop(fd);
-            for child in &known.children {
-                scope.spawn(move |scope| self.dir(scope, child.clone(), pending));
-            }
-            batch.dirs.push(DirVisit {
-                path: dir,
-                stamp,
-                visit: Visit::Unchanged,
-            });
-            return pending.add(batch);
-        }
         let Some(entries) = self.list(&fd, &mut batch) else {
             return self.unreadable(dir, batch, pending);
         };

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use catalog_index::build::{build, BuildOptions, BuildReport, Source};
-use catalog_index::crawl::CrawlOptions;
 use catalog_index::layout::IndexDir;
 
 use super::IndexLocation;
@@ -36,10 +35,11 @@ pub struct IndexArgs {
     /// disk/tape state, which change without changing their directories
     #[arg(long)]
     restat: bool,
-    /// Directory listings and stats in flight at once (a network file system wants tens)
-    #[arg(long, value_name = "N", default_value_t = CrawlOptions::DEFAULT_IO_THREADS as u16,
-          value_parser = clap::value_parser!(u16).range(1..=1024))]
-    io_threads: u16,
+    /// Directory listings and stats in flight at once (1-1024); by default one per core on a
+    /// fast local tree and 64 where a probe of the root finds metadata calls slow (a network
+    /// file system)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    io_threads: Option<u16>,
     /// Commit even if a root is empty or holds under half the files it held before, if the
     /// whole index would, or if the roots leave out indexed files (which are removed)
     #[arg(long)]
@@ -87,7 +87,7 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         full: args.full,
         allow_shrink: args.allow_shrink,
         memory_bytes: args.memory << 20,
-        io_threads: usize::from(args.io_threads),
+        io_threads: args.io_threads.map(usize::from),
         restat: args.restat,
         update: args.update.is_some(),
     };
