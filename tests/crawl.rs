@@ -128,36 +128,52 @@ fn problems_are_counted_and_skipped() {
 }
 
 #[test]
-fn unreadable_directories_are_skipped_by_an_unprivileged_crawl() {
+fn unreadable_directories_are_skipped_by_an_unprivileged_crawl_and_their_documents_kept() {
     let env = TestEnv::with_products();
     let locked = env.root().join("copernicus.eu/locked");
-    fs::create_dir_all(&locked).unwrap();
-    fs::write(
-        locked.join("S2A_MSIL1C_20200101T000000_N0208_R001_T01CCV_20200101T000001.zip"),
-        b"x",
-    )
-    .unwrap();
+    let inner = locked.join("2020/01/01");
+    fs::create_dir_all(&inner).unwrap();
+    for dir in [&locked, &inner] {
+        fs::write(
+            dir.join("S2A_MSIL1C_20200101T000000_N0208_R001_T01CCV_20200101T000001.zip"),
+            b"x",
+        )
+        .unwrap();
+    }
     for path in [env.path(), &env.root()] {
         fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
     }
     fs::create_dir(env.index()).unwrap();
     fs::set_permissions(env.index(), fs::Permissions::from_mode(0o777)).unwrap();
-    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
     let binary = assert_cmd::cargo::cargo_bin("catalog");
-    let output = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(&binary)
-        .arg("index")
-        .arg("--root")
-        .arg(env.root())
-        .arg("--index")
-        .arg(env.index())
-        .output()
-        .expect("setpriv (util-linux) runs the crawl as an unprivileged user");
-    let summary = stderr(&output);
-    assert!(output.status.success(), "{summary}");
-    assert!(summary.contains("1 unreadable"), "{summary}");
-    assert_eq!(env.query("*").len(), common::PRODUCTS.len());
+    let crawl_as_nobody = || {
+        let output = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&binary)
+            .arg("index")
+            .arg("--root")
+            .arg(env.root())
+            .arg("--index")
+            .arg(env.index())
+            .output()
+            .expect("setpriv (util-linux) runs the crawl as an unprivileged user");
+        let summary = stderr(&output);
+        assert!(output.status.success(), "{summary}");
+        summary
+    };
+    let all = common::PRODUCTS.len() + 2;
+    env.settle();
+    crawl_as_nobody();
+    assert_eq!(env.query("*").len(), all);
+
+    // A directory that cannot be listed any more (a permission change, a server error) is
+    // counted and skipped, and what the index holds of it and below it is kept.
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    for _ in 0..2 {
+        let summary = crawl_as_nobody();
+        assert!(summary.contains("1 unreadable"), "{summary}");
+        assert_eq!(env.query("*").len(), all, "{summary}");
+    }
     fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
 }
 

@@ -611,6 +611,20 @@ impl Run<'_> {
                 .filter(|v| v.visit != Visit::Unreadable)
                 .map(|v| (v.path.clone(), v.stamp))
                 .collect();
+            if let Some(states) = &states {
+                // What is known below a directory that could not be read stays known, so
+                // that its documents are kept again next time.
+                for visit in visits.iter().filter(|v| v.visit == Visit::Unreadable) {
+                    dirs.push((visit.path.clone(), DirStamp::RELIST));
+                    dirs.extend(
+                        states
+                            .subtree(&visit.path)
+                            .into_iter()
+                            .skip(1)
+                            .filter_map(|dir| states.get(&dir).map(|known| (dir, known.stamp))),
+                    );
+                }
+            }
             if let (true, Some(states)) = (options.update, &states) {
                 dirs.extend(
                     states
