@@ -33,7 +33,7 @@ pub struct IndexArgs {
     update: Option<Vec<PathBuf>>,
     /// List every directory and stat every file again: the census that refreshes sizes and
     /// disk/tape state, which change without changing their directories
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from_list")]
     restat: bool,
     /// Directory listings and stats in flight at once (1-1024); by default one per core on a
     /// fast local tree and 64 where a probe of the root finds metadata calls slow (a network
