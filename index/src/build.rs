@@ -352,6 +352,29 @@ impl Run<'_> {
         }
     }
 
+    /// What feeds `writer`: records from `roots` roots, comparing them with `known`, and
+    /// noting their collections with `collections`.
+    fn feed<'w>(
+        &'w self,
+        writer: &'w IndexWriter,
+        target: &Target,
+        known: Option<Known>,
+        roots: usize,
+        collections: bool,
+    ) -> Feed<'w> {
+        Feed {
+            writer,
+            schema: &self.schema,
+            known,
+            report: self.report(target),
+            progress: self.progress,
+            error: None,
+            added_per_root: vec![0; roots],
+            root: 0,
+            collections: collections.then(BTreeSet::new),
+        }
+    }
+
     /// Refuses a build that would leave the whole index under half its documents.
     fn check_whole_index(&self, documents: u64) -> Result<()> {
         let before = self.existing.map_or(0, Catalog::documents);
@@ -467,17 +490,7 @@ impl Run<'_> {
             .transpose()?;
         let target = self.target()?;
         let writer = self.writer(&target.index)?;
-        let mut feed = Feed {
-            writer: &writer,
-            schema: &self.schema,
-            known,
-            report: self.report(&target),
-            progress: self.progress,
-            error: None,
-            added_per_root: vec![0; roots.len()],
-            root: 0,
-            collections: None,
-        };
+        let mut feed = self.feed(&writer, &target, known, roots.len(), false);
         let crawl_options = CrawlOptions {
             io_threads: options.io_threads,
             previous: states.as_ref(),
@@ -692,17 +705,7 @@ impl Run<'_> {
             .transpose()?;
         let target = self.target()?;
         let writer = self.writer(&target.index)?;
-        let mut feed = Feed {
-            writer: &writer,
-            schema: &self.schema,
-            known,
-            report: self.report(&target),
-            progress: self.progress,
-            error: None,
-            added_per_root: Vec::new(),
-            root: 0,
-            collections: Some(BTreeSet::new()),
-        };
+        let mut feed = self.feed(&writer, &target, known, 0, true);
         let mut malformed_lines = 0;
         let read = (|| -> Result<()> {
             for line in ListReader::new(reader) {

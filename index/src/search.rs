@@ -426,14 +426,7 @@ impl Catalog {
                 }
             }
             let dense = terms.len() == dictionary.num_terms();
-            let alive = segment.alive_bitset();
-            for doc in 0..segment.max_doc() {
-                if !alive.is_none_or(|a| a.is_alive(doc)) {
-                    continue;
-                }
-                let Some(ord) = path.term_ords(doc).next() else {
-                    continue;
-                };
+            for (doc, ord) in live_path_ords(segment, path) {
                 let facts = if dense {
                     &terms[ord as usize].1
                 } else {
@@ -467,14 +460,7 @@ impl Catalog {
                     .term_bounds_to_ord(Bound::Included(low), Bound::Excluded(high))?;
                 ranges.push((low, high));
             }
-            let alive = segment.alive_bitset();
-            for doc in 0..segment.max_doc() {
-                if !alive.is_none_or(|a| a.is_alive(doc)) {
-                    continue;
-                }
-                let Some(ord) = path.term_ords(doc).next() else {
-                    continue;
-                };
+            for (_, ord) in live_path_ords(segment, path) {
                 if !ranges.iter().any(|range| range.contains(&ord)) {
                     outside += 1;
                 }
@@ -643,6 +629,17 @@ struct PathFacts {
     hash: u64,
     parent: u64,
     root: u32,
+}
+
+/// Every live document of a segment with the ordinal of its path.
+fn live_path_ords<'a>(
+    segment: &'a SegmentReader,
+    path: &'a StrColumn,
+) -> impl Iterator<Item = (DocId, u64)> + 'a {
+    let alive = segment.alive_bitset();
+    (0..segment.max_doc())
+        .filter(move |&doc| alive.is_none_or(|a| a.is_alive(doc)))
+        .filter_map(|doc| Some((doc, path.term_ords(doc).next()?)))
 }
 
 /// Whether `path` lies below the directory `dir`.
