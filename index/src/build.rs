@@ -11,7 +11,7 @@ use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::crawl::{
     check_root, count_io, crawl_root, inspect_path, io_threads_for, is_product_dir, CrawlErrors,
-    CrawlOptions, Visit,
+    CrawlOptions, Found, Visit,
 };
 use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
@@ -193,20 +193,49 @@ struct Feed<'a> {
     schema: &'a CatalogSchema,
     known: Option<Known>,
     report: BuildReport,
-    progress: &'a (dyn Fn(u64) + Sync),
+    progress: &'a (dyn Fn(Progress) + Sync),
     error: Option<CatalogError>,
     /// Documents written per root of the build, for the root being fed at `root`.
     added_per_root: Vec<u64>,
     root: usize,
     /// The collections of what a list fed, which a crawl learns from its directories instead.
     collections: Option<BTreeSet<String>>,
+    /// Directories met so far, and by the roots crawled before this one.
+    dirs: u64,
+    dirs_before: u64,
+}
+
+/// How far a build has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Files and product directories seen.
+    pub files: u64,
+    /// Directories met by a crawl.
+    pub dirs: u64,
 }
 
 impl Feed<'_> {
+    fn show_progress(&self) {
+        (self.progress)(Progress {
+            files: self.report.files,
+            dirs: self.dirs,
+        });
+    }
+
+    fn found(&mut self, found: Found) {
+        match found {
+            Found::File(record) => self.add(record),
+            Found::Dirs(dirs) => {
+                self.dirs = self.dirs_before + dirs;
+                self.show_progress();
+            }
+        }
+    }
+
     fn add(&mut self, record: FileRecord) {
         self.report.files += 1;
         if self.report.files.is_multiple_of(4096) {
-            (self.progress)(self.report.files);
+            self.show_progress();
         }
         if let Some(collections) = &mut self.collections {
             if let Some(collection) = collection_of(&record.path) {
@@ -249,7 +278,7 @@ pub fn build(
     dir: &IndexDir,
     source: Source,
     options: &BuildOptions,
-    progress: &(dyn Fn(u64) + Sync),
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<BuildReport> {
     let lock = dir.lock()?;
     let existing = match Catalog::open(dir.path()) {
@@ -286,7 +315,7 @@ struct Run<'a> {
     lock: &'a BuildLock,
     existing: Option<&'a Catalog>,
     options: &'a BuildOptions,
-    progress: &'a (dyn Fn(u64) + Sync),
+    progress: &'a (dyn Fn(Progress) + Sync),
     started: Instant,
     now: String,
     schema: CatalogSchema,
@@ -372,6 +401,8 @@ impl Run<'_> {
             added_per_root: vec![0; roots],
             root: 0,
             collections: collections.then(BTreeSet::new),
+            dirs: 0,
+            dirs_before: 0,
         }
     }
 
@@ -504,7 +535,8 @@ impl Run<'_> {
                 feed.root = root_of(path, &roots)
                     .or_else(|| roots.iter().position(|r| r == path))
                     .unwrap_or(usize::MAX);
-                let summary = crawl_root(Path::new(path), &crawl_options, |r| feed.add(r))?;
+                feed.dirs_before = feed.dirs;
+                let summary = crawl_root(Path::new(path), &crawl_options, |f| feed.found(f))?;
                 errors.add(&summary.errors);
                 visits.extend(summary.dirs);
             }

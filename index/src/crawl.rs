@@ -292,6 +292,15 @@ pub struct DirVisit {
     pub visit: Visit,
 }
 
+/// What a crawl hands over as it goes.
+#[derive(Debug)]
+pub enum Found {
+    /// A file or product directory.
+    File(FileRecord),
+    /// How many directories it has met so far.
+    Dirs(u64),
+}
+
 /// What a crawl of one root met besides files.
 #[derive(Debug, Default)]
 pub struct CrawlSummary {
@@ -302,7 +311,7 @@ pub struct CrawlSummary {
 }
 
 /// Walks one root and hands every file and product directory to `found`, in no particular
-/// order. Returns the directories met and the problems; a root that cannot be read at all is
+/// order, with the count of directories met as it grows. Returns the directories met and the problems; a root that cannot be read at all is
 /// an error.
 ///
 /// Each directory is opened once: its stamp, its listing and its files' `stat`s all go through
@@ -312,7 +321,7 @@ pub struct CrawlSummary {
 pub fn crawl_root(
     root: &Path,
     options: &CrawlOptions,
-    mut found: impl FnMut(FileRecord),
+    mut found: impl FnMut(Found),
 ) -> Result<CrawlSummary, RootError> {
     let root = check_root(root)?;
     let root = root.to_str().expect("check_root accepts UTF-8 roots only");
@@ -343,7 +352,12 @@ pub fn crawl_root(
         for batch in batches {
             summary.errors.add(&batch.errors);
             summary.dirs.extend(batch.dirs);
-            batch.records.into_iter().for_each(&mut found);
+            batch
+                .records
+                .into_iter()
+                .map(Found::File)
+                .for_each(&mut found);
+            found(Found::Dirs(summary.dirs.len() as u64));
         }
     });
     Ok(summary)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use catalog_index::build::{build, BuildOptions, BuildReport, Source};
 use catalog_index::layout::IndexDir;
+use indicatif::HumanCount;
 
 use super::IndexLocation;
 use crate::exit::UsageError;
@@ -92,7 +93,12 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
         update: args.update.is_some(),
     };
     let bar = progress::counter("files");
-    let report = build(&dir, source, &options, &|files| bar.set_position(files));
+    let report = build(&dir, source, &options, &|progress| {
+        bar.set_position(progress.files);
+        if progress.dirs > 0 {
+            bar.set_message(format!("in {} directories", HumanCount(progress.dirs)));
+        }
+    });
     bar.finish_and_clear();
     let report = report?;
     if args.json {
