@@ -12,7 +12,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
-use rustix::fs::{fstat, openat, statat, AtFlags, Dir, FileType, Mode, OFlags, CWD};
+use rustix::fs::{fstat, openat, statat, AtFlags, FileType, Mode, OFlags, RawDir, CWD};
 use serde::Serialize;
 
 use crate::dirs::{DirStamp, DirStates};
@@ -262,7 +262,7 @@ fn metadata_call_time(dir: &Path) -> Duration {
     let started = Instant::now();
     let mut calls = 1u32;
     if let Ok(entries) = fs::read_dir(dir) {
-        for entry in entries.flatten().take(16) {
+        for entry in entries.flatten().take(4) {
             let _ = fs::symlink_metadata(entry.path());
             calls += 1;
         }
@@ -452,9 +452,12 @@ struct Walk<'a> {
     racy_after: i64,
 }
 
-/// Files of one directory `stat`ed by one task: enough to be worth a task on a network file
-/// system, few enough that a day directory's hundreds of files spread over many threads.
-const STAT_CHUNK: usize = 32;
+/// Files of one directory `stat`ed by one task: few, so that a day directory's hundreds of
+/// files spread over many threads on a network file system.
+const STAT_CHUNK: usize = 8;
+
+/// Bytes of directory entries one `getdents` call may return, as glibc's `readdir` asks.
+const LISTING_BUFFER: usize = 32 << 10;
 
 impl<'a> Walk<'a> {
     /// Visits one directory: lists it and `stat`s its files unless its stamp is unchanged,
@@ -563,17 +566,13 @@ impl<'a> Walk<'a> {
     /// The names and types of a directory's entries, `.` and `..` left out; `None` when it
     /// cannot be listed to its end.
     fn list(&self, fd: &OwnedFd, batch: &mut Batch) -> Option<Vec<(String, FileType)>> {
-        // The listing owns a duplicate of the descriptor, so that `stat`s can borrow the
-        // original while the listing reads.
-        let listing = match rustix::io::dup(fd).and_then(Dir::new) {
-            Ok(listing) => listing,
-            Err(error) => {
-                count_io(&mut batch.errors, &error.into());
-                return None;
-            }
-        };
+        // One `getdents` call fills the buffer with as many entries as fit: a day directory of
+        // hundreds of files is listed in one or two calls, each a round trip on a network
+        // file system, where a small buffer growing from a few entries takes a dozen.
+        let mut buffer = Vec::with_capacity(LISTING_BUFFER);
+        let mut listing = RawDir::new(fd, buffer.spare_capacity_mut());
         let mut entries = Vec::new();
-        for entry in listing {
+        while let Some(entry) = listing.next() {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(error) => {
