@@ -484,9 +484,15 @@ impl Run<'_> {
                 .collect();
             for path in &paths {
                 if !indexed.iter().any(|r| r == path || is_below(path, r)) {
+                    let roots = if indexed.is_empty() {
+                        "it was built from a list: update it with --from-list FILE --update"
+                            .to_string()
+                    } else {
+                        indexed.join(", ")
+                    };
                     return Err(CatalogError::NotInRoots {
                         path: path.clone(),
-                        roots: indexed.join(", "),
+                        roots,
                     });
                 }
             }
