@@ -450,6 +450,7 @@ impl Run<'_> {
         let paths: Vec<String> = paths
             .iter()
             .map(|path| {
+                let path = &std::path::absolute(path).unwrap_or_else(|_| path.clone());
                 let item = options.update
                     && std::fs::metadata(path).is_ok_and(|meta| {
                         !meta.is_dir() || is_product_dir(&path.to_string_lossy())
