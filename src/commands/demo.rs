@@ -78,11 +78,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(stage(temp.path(), &archive, &paths))?;
 
-    println!("7. re-indexing and asking again");
+    // A recall changes files' blocks, not their directories: the census sees it.
+    println!("7. re-indexing with --restat and asking again");
     build(
         &index,
         Source::Roots(vec![archive]),
-        &BuildOptions::default(),
+        &BuildOptions {
+            restat: true,
+            ..BuildOptions::default()
+        },
         &|_| {},
     )?;
     let catalog = Catalog::open(index.path())?;
