@@ -2,6 +2,7 @@
 //! the real pystac-client.
 
 mod common;
+mod pyenv;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -597,7 +598,7 @@ fn serve_gives_pystac_client_the_same_items_as_the_cli() {
     let env = sample(3000);
     let server = Server::start(&env, &[]);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stac-check.py");
-    let output = Command::new("python3")
+    let output = Command::new(pyenv::python())
         .arg(&script)
         .arg(format!("{}/stac", server.url))
         .args([
@@ -606,10 +607,10 @@ fn serve_gives_pystac_client_the_same_items_as_the_cli() {
             "T60WWV",
         ])
         .output()
-        .expect("python3 runs");
+        .expect("the venv's python runs");
     assert!(
         output.status.success(),
-        "pystac-client (pip install pystac-client): {}",
+        "stac-check.py: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let from_stac: Vec<String> = String::from_utf8(output.stdout)
