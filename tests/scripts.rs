@@ -147,3 +147,77 @@ fn two_wrappers_at_once_run_one_rebuild() {
         lines(&busy)
     );
 }
+
+/// The wrapper copied to `dir` with the real binary linked beside it, as `/usr/local/bin` holds
+/// them, run with cron's environment: nothing but PATH=/usr/bin:/bin and HOME.
+fn wrapper_under_cron(env: &TestEnv, dir: &std::path::Path, with_binary: bool) -> Command {
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = dir.join("catalog-rebuild");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/catalog-rebuild"),
+        &copy,
+    )
+    .unwrap();
+    if with_binary {
+        std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("catalog"), dir.join("catalog"))
+            .unwrap();
+    }
+    let mut cmd = Command::new(copy);
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", env.path())
+        .env("CATALOG_INDEX", env.index());
+    cmd
+}
+
+#[test]
+fn under_crons_path_the_wrapper_finds_the_binary_beside_itself_or_says_it_cannot() {
+    for dir in ["/usr/bin", "/bin"] {
+        assert!(
+            !std::path::Path::new(dir).join("catalog").exists(),
+            "a catalog in {dir} would hide what this test checks"
+        );
+    }
+    let env = TestEnv::with_products();
+    let beside = wrapper_under_cron(&env, &env.path().join("bin"), true)
+        .arg("--json")
+        .arg("--root")
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(
+        beside.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&beside.stdout),
+        String::from_utf8_lossy(&beside.stderr)
+    );
+    let out = lines(&beside);
+    assert_eq!(out.len(), 1, "{out:?}");
+    let summary: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+    assert_eq!(summary["files"], PRODUCTS.len());
+    assert_eq!(env.query("sat:S2A").len(), 3);
+
+    let alone = wrapper_under_cron(&env, &env.path().join("alone"), false)
+        .arg("--root")
+        .arg(env.root())
+        .output()
+        .unwrap();
+    assert_eq!(alone.status.code(), Some(1));
+    assert_eq!(
+        lines(&alone),
+        [format!(
+            "catalog-rebuild: error: no catalog binary: none on PATH (/usr/bin:/bin) nor beside {}; set CATALOG to its path",
+            env.path().join("alone/catalog-rebuild").display()
+        )]
+    );
+    assert!(alone.stderr.is_empty(), "{:?}", alone.stderr);
+    let json = wrapper_under_cron(&env, &env.path().join("alone"), false)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(json.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_str(&lines(&json)[0]).unwrap();
+    assert_eq!(line["status"], "error");
+}
+
