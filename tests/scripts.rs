@@ -221,3 +221,85 @@ fn under_crons_path_the_wrapper_finds_the_binary_beside_itself_or_says_it_cannot
     assert_eq!(line["status"], "error");
 }
 
+/// The systemd units, their hardening and what each may write. The directives are checked
+/// everywhere; the exposure score only where `systemd-analyze` is installed.
+#[test]
+fn the_systemd_units_run_unprivileged_and_hardened() {
+    // Each unit, with the state directory it may write (the rebuilds own the index).
+    let units = [
+        ("catalog-rebuild.service", "catalog"),
+        ("catalog-census.service", "catalog"),
+        ("catalog-serve.service", "catalog/serve"),
+        ("catalog-chiller.service", "catalog/chiller"),
+    ];
+    let scripts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    let hardening = [
+        "User=catalog",
+        "Group=catalog",
+        "ProtectSystem=strict",
+        "ProtectHome=true",
+        "PrivateTmp=true",
+        "PrivateDevices=true",
+        "PrivateUsers=true",
+        "NoNewPrivileges=true",
+        "CapabilityBoundingSet=",
+        "RestrictNamespaces=true",
+        "RestrictSUIDSGID=true",
+        "MemoryDenyWriteExecute=true",
+        "SystemCallArchitectures=native",
+        "SystemCallFilter=@system-service",
+    ];
+    let analyze = Command::new("systemd-analyze").arg("--version").output();
+    let analyze = analyze.is_ok_and(|o| o.status.success());
+    if !analyze {
+        eprintln!(
+            "note: systemd-analyze is not installed: the units' directives are checked, their \
+             exposure score is not (apt-get install systemd to check it)"
+        );
+    }
+    for (unit, state) in units {
+        let path = scripts.join(unit);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let directives: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('['))
+            .collect();
+        for wanted in hardening {
+            assert!(directives.contains(&wanted), "{unit} lacks {wanted}");
+        }
+        let writable: Vec<&str> = directives
+            .iter()
+            .filter_map(|l| {
+                l.strip_prefix("StateDirectory=")
+                    .or_else(|| l.strip_prefix("ReadWritePaths="))
+            })
+            .collect();
+        assert_eq!(writable, [state], "{unit} writes only {state}");
+        if unit.starts_with("catalog-serve") {
+            assert!(text.contains("--index /var/lib/catalog/index"), "{unit}");
+        }
+
+        if analyze {
+            let output = Command::new("systemd-analyze")
+                .args(["security", "--offline=true", "--no-pager"])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{unit}: {stderr}");
+            // systemd reads past a misspelt directive with a warning: none is allowed.
+            assert!(!stderr.contains(unit), "{unit}: {stderr}");
+            let exposure: f64 = stdout
+                .lines()
+                .find_map(|l| l.split("Overall exposure level for ").nth(1))
+                .and_then(|l| l.split(": ").nth(1))
+                .and_then(|l| l.split(' ').next())
+                .and_then(|score| score.parse().ok())
+                .unwrap_or_else(|| panic!("{unit}: no exposure in {stdout}"));
+            eprintln!("{unit}: exposure {exposure}");
+            assert!(exposure <= 5.0, "{unit}: exposure {exposure}\n{stdout}");
+        }
+    }
+}
