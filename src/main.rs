@@ -13,7 +13,7 @@ mod shutdown;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Index a Sentinel archive's file names and turn queries into staging file lists.
 #[derive(Debug, Parser)]
@@ -53,6 +53,10 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Serve the catalog over a local HTTP API, with STAC item search.
     Serve(commands::serve::ServeArgs),
+    /// Print a shell completion script, e.g. `catalog completions bash`.
+    Completions(commands::completions::CompletionsArgs),
+    /// Print the manual page (roff), e.g. `catalog man | man -l -`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -68,6 +72,8 @@ fn main() -> ExitCode {
         Command::ChillerServer(args) => commands::chiller_server::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Completions(args) => commands::completions::run(args, Cli::command()),
+        Command::Man => commands::completions::man(Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand: each turns its arguments into calls on the library.
 
 pub mod chiller_server;
+pub mod completions;
 pub mod demo;
 pub mod index;
 pub mod jobs;
