@@ -118,6 +118,9 @@ fn summary_line(report: &BuildReport) -> String {
         info.errors.total() + info.malformed_lines,
         info.seconds
     );
+    if let Some(rate) = progress::per_second_of(report.files, info.seconds) {
+        line.push_str(&format!(" ({rate} files/s)"));
+    }
     if info.errors.total() > 0 {
         line.push_str(&format!(" [{}]", info.errors));
     }
