@@ -66,6 +66,29 @@ pub fn code(error: &anyhow::Error) -> u8 {
     }
 }
 
+/// Whether an error comes from a closed standard output (as with `catalog query ... | head`):
+/// no failure, but the reader's choice, so `main` exits 0 without a word. The `io::Error` may
+/// sit anywhere in the chain, or inside another error (a CSV or JSON writer's, or one wrapped
+/// with `io::Error::other`, whose `source` skips it).
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(broken_pipe)
+}
+
+fn broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+        return io.kind() == std::io::ErrorKind::BrokenPipe
+            || io.get_ref().is_some_and(|inner| broken_pipe(inner));
+    }
+    if let Some(json) = cause.downcast_ref::<serde_json::Error>() {
+        return json.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe);
+    }
+    if let Some(csv) = cause.downcast_ref::<csv::Error>() {
+        return matches!(csv.kind(), csv::ErrorKind::Io(io)
+            if io.kind() == std::io::ErrorKind::BrokenPipe);
+    }
+    false
+}
+
 /// The error and its causes on one line.
 pub fn one_line(error: &anyhow::Error) -> String {
     let mut line = error.to_string();
@@ -77,4 +100,31 @@ pub fn one_line(error: &anyhow::Error) -> String {
         }
     }
     line.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::is_broken_pipe;
+
+    fn pipe() -> io::Error {
+        io::Error::from(io::ErrorKind::BrokenPipe)
+    }
+
+    #[test]
+    fn a_closed_pipe_is_found_however_it_is_wrapped() {
+        assert!(is_broken_pipe(&anyhow::Error::from(pipe())));
+        assert!(is_broken_pipe(
+            &anyhow::Error::from(pipe()).context("cannot write the answer")
+        ));
+        let csv = csv::Error::from(pipe());
+        assert!(is_broken_pipe(&anyhow::Error::from(io::Error::other(csv))));
+        let json = serde_json::Error::io(pipe());
+        assert!(is_broken_pipe(&anyhow::Error::from(json)));
+        assert!(!is_broken_pipe(&anyhow::Error::from(io::Error::from(
+            io::ErrorKind::PermissionDenied
+        ))));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("Broken pipe")));
+    }
 }

@@ -77,6 +77,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stops early (`| head`) is no failure, whatever the command.
+        Err(error) if exit::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("catalog: {}", exit::one_line(&error));
             ExitCode::from(exit::code(&error))

@@ -95,10 +95,7 @@ pub fn write_matches(
     matches: impl Matches,
 ) -> anyhow::Result<Summary> {
     match format {
-        Format::Paths => matches(&mut |m| {
-            out.write_all(m.path.as_bytes())?;
-            out.write_all(b"\n")
-        }),
+        Format::Paths => write_paths(out, b'\n', matches),
         Format::Ndjson => matches(&mut |m| {
             serde_json::to_writer(&mut *out, &m.entry())?;
             out.write_all(b"\n")
@@ -132,6 +129,19 @@ pub fn write_matches(
     }
 }
 
+/// Streams the matches' paths, each ended by `end`: a newline, or NUL for `--print0`, which
+/// keeps a name holding a newline one record.
+pub fn write_paths(
+    out: &mut impl Write,
+    end: u8,
+    matches: impl Matches,
+) -> anyhow::Result<Summary> {
+    matches(&mut |m| {
+        out.write_all(m.path.as_bytes())?;
+        out.write_all(&[end])
+    })
+}
+
 /// `1234 files, 1.2 TiB (on disk: 10 files, 40 KiB; on tape: 1224 files, 1.2 TiB)`.
 pub fn summary_line(summary: &catalog_index::search::Summary) -> String {
     format!(
@@ -143,13 +153,4 @@ pub fn summary_line(summary: &catalog_index::search::Summary) -> String {
         summary.tape_files,
         HumanBytes(summary.tape_bytes)
     )
-}
-
-/// Whether an error is a closed pipe (as with `catalog query ... | head`), which is no failure.
-pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
 }

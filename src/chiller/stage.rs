@@ -1,7 +1,7 @@
 //! From a file list to finished Chiller jobs: the `stat` check before upload, submission in
 //! batches recorded in the ledger, and waiting.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -334,7 +334,11 @@ pub fn stage_list(paths: Vec<String>, query: Option<&str>, args: &StageArgs) -> 
             &prepared,
             query,
             args.batch_size.map(|b| b as usize),
-            |entry| println!("{}", entry.id),
+            // The job is submitted and in the ledger whatever becomes of stdout: a closed
+            // pipe must not stop the batches after it, so its error is not acted on here.
+            |entry| {
+                let _ = writeln!(std::io::stdout(), "{}", entry.id);
+            },
         )
         .await?;
         let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();

@@ -1,6 +1,7 @@
 //! `catalog demo`: the whole mission on a generated archive, with no arguments: sample, index,
 //! query, stage through a Chiller-compatible server on loopback, and see the files on disk.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -36,40 +37,49 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let temp = tempfile::Builder::new().prefix("catalog-demo").tempdir()?;
     let archive = temp.path().join("archive");
     let index = IndexDir::new(temp.path().join("index"));
+    let mut out = std::io::stdout();
 
-    println!(
+    writeln!(
+        out,
         "1. generating a sample archive of {} files in {}",
         args.files,
         archive.display()
-    );
+    )?;
     let summary = sample::generate(&archive, args.files, 1, 0.8, None, &|_| {})?;
-    println!(
+    writeln!(
+        out,
         "   {} products, {} of them on tape (sparse files), {} in all",
         summary.products,
         summary.products_on_tape,
         HumanBytes(summary.apparent_bytes)
-    );
+    )?;
 
-    println!("2. indexing it (readdir and stat only)");
+    writeln!(out, "2. indexing it (readdir and stat only)")?;
     let report = build(
         &index,
         Source::Roots(vec![archive.clone()]),
         &BuildOptions::default(),
         &|_| {},
     )?;
-    println!(
+    writeln!(
+        out,
         "   {} files indexed in {:.2} s",
         report.files, report.info.seconds
-    );
+    )?;
 
-    println!("3. catalog query \"{QUERY}\"");
+    writeln!(out, "3. catalog query \"{QUERY}\"")?;
     let catalog = Catalog::open(index.path())?;
     let query = catalog.parse(QUERY)?;
     let hits = catalog.search(query.as_ref(), SortKey::Date, 0, None)?;
     for m in &hits.matches {
-        println!("   {} [{}]", m.path, m.state.map_or("?", State::as_str));
+        writeln!(
+            out,
+            "   {} [{}]",
+            m.path,
+            m.state.map_or("?", State::as_str)
+        )?;
     }
-    println!("   {}", summary_line(&hits.summary));
+    writeln!(out, "   {}", summary_line(&hits.summary))?;
     let paths: Vec<String> = hits.matches.iter().map(|m| m.path.clone()).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -79,7 +89,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     runtime.block_on(stage(temp.path(), &archive, &paths))?;
 
     // A recall changes files' blocks, not their directories: the census sees it.
-    println!("7. re-indexing with --restat and asking again");
+    writeln!(out, "7. re-indexing with --restat and asking again")?;
     build(
         &index,
         Source::Roots(vec![archive]),
@@ -93,16 +103,20 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let on_tape = catalog
         .count(catalog.parse(&format!("{QUERY} AND state:tape"))?.as_ref())?
         .files;
-    println!("   \"{QUERY} AND state:tape\" now matches {on_tape} files");
+    writeln!(
+        out,
+        "   \"{QUERY} AND state:tape\" now matches {on_tape} files"
+    )?;
     ensure!(
         on_tape == 0,
         "{on_tape} files of the query are still on tape"
     );
-    println!(
+    writeln!(
+        out,
         "done in {:.1} s; removing {}",
         started.elapsed().as_secs_f64(),
         temp.path().display()
-    );
+    )?;
     Ok(())
 }
 
@@ -110,6 +124,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 /// client, and the wait until the files are on disk. The job goes to a ledger in `dir`, not to
 /// the user's history, since its server is gone when the demo ends.
 async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout();
     let server = ChillerServer::start(ServerConfig {
         roots: vec![archive.to_path_buf()],
         state_dir: dir.join("chiller"),
@@ -129,33 +144,46 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
     let serving = tokio::spawn(server.serve(listener, async {
         let _ = stopped.await;
     }));
-    println!("4. started a Chiller-compatible staging server at {url} (a simulated tape library)");
+    writeln!(
+        out,
+        "4. started a Chiller-compatible staging server at {url} (a simulated tape library)"
+    )?;
 
     let prepared = prepare(paths.to_vec(), false);
-    println!("5. catalog query \"{QUERY}\" --stage --wait --chiller {url}");
-    println!("   {}", prepared.summary());
+    writeln!(
+        out,
+        "5. catalog query \"{QUERY}\" --stage --wait --chiller {url}"
+    )?;
+    writeln!(out, "   {}", prepared.summary())?;
     let client = ChillerClient::new(&url, None)?;
     let ledger = Ledger::at(&dir.join("jobs"));
     let staged = async {
         if prepared.paths.is_empty() {
-            println!("6. nothing to stage: every file of the query is on disk already");
+            writeln!(
+                out,
+                "6. nothing to stage: every file of the query is on disk already"
+            )?;
             return Ok(());
         }
         let entries = submit_to(&ledger, &client, &prepared, Some(QUERY), None, |entry| {
-            println!(
+            // Submitted is submitted: a closed stdout is acted on at the next line.
+            let _ = writeln!(
+                std::io::stdout(),
                 "   job {} submitted: POST {url}/upload; polling GET {url}/jobs/{}",
-                entry.id, entry.id
-            )
+                entry.id,
+                entry.id
+            );
         })
         .await?;
         let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
         let started = Instant::now();
         let statuses = wait(&client, &ids, Some(Duration::from_secs(120)), |_, _| {}).await?;
         let done: u64 = statuses.iter().filter_map(|s| s.done).sum();
-        println!(
+        writeln!(
+            out,
             "6. the server says \"Finished\":\"true\" after {:.1} s, {done} files recalled",
             started.elapsed().as_secs_f64()
-        );
+        )?;
         anyhow::Ok(())
     }
     .await;
@@ -163,10 +191,11 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
     serving.await??;
     staged?;
     let resident = paths.iter().filter(|p| is_resident(Path::new(p))).count();
-    println!(
+    writeln!(
+        out,
         "   stat: {resident} of {} files of the query are now on disk",
         paths.len()
-    );
+    )?;
     ensure!(
         resident == paths.len(),
         "{} files of the query are still on tape",

@@ -1,7 +1,7 @@
 //! `catalog index`: build or update the index from a crawl or a policy-scan list.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -102,7 +102,8 @@ pub fn run(args: IndexArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let report = report?;
     if args.json {
-        println!("{}", serde_json::to_string(&summary_json(&report, &dir))?);
+        let line = serde_json::to_string(&summary_json(&report, &dir))?;
+        writeln!(std::io::stdout(), "{line}")?;
     } else {
         eprintln!("{}", summary_line(&report));
     }

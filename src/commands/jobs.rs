@@ -1,5 +1,6 @@
 //! `catalog jobs [ID]`: the local history of submitted jobs, and one job's status.
 
+use std::io::Write;
 use std::time::Duration;
 
 use indicatif::HumanBytes;
@@ -67,6 +68,7 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
         }
     })?;
     let entry = entries.pop();
+    let mut out = std::io::stdout().lock();
     if args.json {
         let answer = serde_json::json!({
             "job": id,
@@ -77,11 +79,12 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
             "bytes": entry.as_ref().map(|e| e.bytes),
             "status": status.raw,
         });
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
         return Ok(());
     }
     match &entry {
-        Some(entry) => println!(
+        Some(entry) => writeln!(
+            out,
             "job {id} at {server}: {} files, {}, submitted {}{}",
             entry.files,
             HumanBytes(entry.bytes),
@@ -90,36 +93,39 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
                 .query
                 .as_ref()
                 .map_or(String::new(), |q| format!(" for \"{q}\""))
-        ),
-        None => println!("job {id} at {server} (not submitted from here)"),
+        )?,
+        None => writeln!(out, "job {id} at {server} (not submitted from here)")?,
     }
-    print_status(&status);
+    print_status(&mut out, &status)?;
     Ok(())
 }
 
 /// Every field the server sent, one a line, strings without their quotes.
-fn print_status(status: &JobStatus) {
+fn print_status(out: &mut impl Write, status: &JobStatus) -> std::io::Result<()> {
     for (key, value) in &status.raw {
         let value = match value {
             serde_json::Value::String(text) => text.clone(),
             other => other.to_string(),
         };
-        println!("  {key}: {value}");
+        writeln!(out, "  {key}: {value}")?;
     }
+    Ok(())
 }
 
 /// Every job submitted from here, oldest first, with its last known status.
 fn history(ledger: &Ledger, json: bool) -> anyhow::Result<()> {
     let entries = ledger.entries()?;
+    let mut out = std::io::stdout().lock();
     if json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&entries)?)?;
         return Ok(());
     }
     if entries.is_empty() {
         eprintln!("no jobs submitted from here yet");
     }
     for entry in entries {
-        println!(
+        writeln!(
+            out,
             "{}\t{}\t{}\t{} files\t{}\t{}\t{}",
             entry.id,
             entry.submitted,
@@ -128,7 +134,7 @@ fn history(ledger: &Ledger, json: bool) -> anyhow::Result<()> {
             HumanBytes(entry.bytes),
             entry.status_text(),
             entry.query.as_deref().unwrap_or("(list)")
-        );
+        )?;
     }
     Ok(())
 }

@@ -32,6 +32,10 @@ pub struct QueryArgs {
     /// Order of the answer
     #[arg(long, value_enum, default_value = "date")]
     sort: Sort,
+    /// End each path with NUL instead of a newline, as `find -print0` (for `xargs -0`); with
+    /// the path list only
+    #[arg(short = '0', long)]
+    print0: bool,
     /// Write to FILE atomically instead of standard output
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
@@ -80,6 +84,17 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    if args.print0 && (args.format != Format::Paths || args.count) {
+        let with = if args.count {
+            "--count".to_string()
+        } else {
+            format!("--format {}", format_name(args.format))
+        };
+        return Err(crate::exit::UsageError(format!(
+            "--print0 ends each path of the path list with NUL: it does not go with {with}"
+        ))
+        .into());
+    }
     let max_age = parse_max_age(&args.max_age)?;
     let catalog = Catalog::open(&args.index.path()?)?;
     let query = catalog.parse(&args.query)?;
@@ -88,7 +103,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     }
     if args.count {
         let summary = catalog.count(query.as_ref())?;
-        println!("{}", summary.files);
+        writeln!(std::io::stdout(), "{}", summary.files)?;
         if !args.quiet {
             eprintln!("{}", output::summary_line(&summary));
         }
@@ -98,18 +113,28 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         return stage(&catalog, query.as_ref(), &args);
     }
     let mut sink = Sink::open(args.out.as_deref())?;
-    let written = output::write_matches(&mut sink, args.format, |emit| {
+    let matches = |emit: &mut dyn FnMut(_) -> _| {
         Ok(catalog.for_each_match(query.as_ref(), args.sort.into(), 0, args.limit, emit)?)
-    })
-    .and_then(|summary| sink.finish().map(|()| summary));
-    let summary = match written {
-        Err(error) if output::is_broken_pipe(&error) => return Ok(()),
-        other => other?,
     };
+    // A closed pipe ends the answer here and `main` exits 0 without a word.
+    let summary = if args.print0 {
+        output::write_paths(&mut sink, b'\0', matches)?
+    } else {
+        output::write_matches(&mut sink, args.format, matches)?
+    };
+    sink.finish()?;
     if !args.quiet {
         eprintln!("{}", output::summary_line(&summary));
     }
     Ok(())
+}
+
+/// A format as it is written on the command line.
+fn format_name(format: Format) -> String {
+    use clap::ValueEnum;
+    format
+        .to_possible_value()
+        .map_or_else(|| format!("{format:?}"), |v| v.get_name().to_string())
 }
 
 /// `--max-age`: a duration, or `None` for `off`. Zero is refused rather than read as either
@@ -159,8 +184,10 @@ fn stage(
     let paths: Vec<String> = hits.matches.into_iter().map(|m| m.path).collect();
     if let Some(out) = &args.out {
         let mut sink = Sink::open(Some(out))?;
+        let end = if args.print0 { b'\0' } else { b'\n' };
         for path in &paths {
-            writeln!(sink, "{path}")?;
+            sink.write_all(path.as_bytes())?;
+            sink.write_all(&[end])?;
         }
         sink.finish()?;
     }

@@ -1,5 +1,7 @@
 //! `catalog stats`: what the index holds and how its last build went.
 
+use std::io::Write;
+
 use catalog_index::layout::Freshness;
 use catalog_index::Catalog;
 use indicatif::HumanBytes;
@@ -24,53 +26,64 @@ pub fn run(args: StatsArgs) -> anyhow::Result<()> {
     let info = catalog.info();
     let collections = catalog.collections()?;
     let now = time::OffsetDateTime::now_utc();
+    let mut out = std::io::stdout().lock();
     if args.json {
         let value = freshness::stats_json(&catalog, &collections, now);
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
-    println!("index:       {}", catalog.dir().display());
-    println!("documents:   {}", catalog.documents());
-    println!("size:        {}", HumanBytes(catalog.size_on_disk()));
-    println!("last build:  {} ({:.1} s)", info.built_at, info.seconds);
+    writeln!(out, "index:       {}", catalog.dir().display())?;
+    writeln!(out, "documents:   {}", catalog.documents())?;
+    writeln!(out, "size:        {}", HumanBytes(catalog.size_on_disk()))?;
+    writeln!(
+        out,
+        "last build:  {} ({:.1} s)",
+        info.built_at, info.seconds
+    )?;
     let crawled = freshness::crawled_at(info);
-    println!(
+    writeln!(
+        out,
         "crawled:     {}",
         freshness::display_time(crawled.as_deref())
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "age:         {}",
         freshness::age_seconds(info, now).map_or_else(|| "-".to_string(), freshness::human_age)
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "errors:      {} ({}); {} malformed list lines",
         info.errors.total(),
         info.errors,
         info.malformed_lines
-    );
+    )?;
     for root in &info.roots {
-        println!(
+        writeln!(
+            out,
             "root:        {} ({} files; {})",
             root.root,
             root.files,
             times(&root.freshness)
-        );
+        )?;
     }
-    println!("collections: {}", collections.len());
+    writeln!(out, "collections: {}", collections.len())?;
     if !collections.is_empty() {
-        println!(
+        writeln!(
+            out,
             "  {:<28} {:>12}  {:<20}  {:<20}  restat",
             "collection", "documents", "crawled", "updated"
-        );
+        )?;
     }
     for (name, count) in &collections {
         let times = info.collections.get(name).cloned().unwrap_or_default();
-        println!(
+        writeln!(
+            out,
             "  {name:<28} {count:>12}  {:<20}  {:<20}  {}",
             show(&times.crawled_at),
             show(&times.updated_at),
             show(&times.restat_at)
-        );
+        )?;
     }
     Ok(())
 }

@@ -98,8 +98,11 @@ pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()
         metrics: metrics::Metrics::new(),
     });
     tokio::spawn(follow_rebuilds(shared.clone()));
-    println!("listening on http://{}", listener.local_addr()?);
-    std::io::stdout().flush()?;
+    // For whoever started the server; one who stopped reading (a closed pipe) is no reason
+    // to stop serving.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on http://{}", listener.local_addr()?)
+        .and_then(|()| stdout.flush());
     axum::serve(listener, router(shared))
         .with_graceful_shutdown(crate::shutdown::requested())
         .await?;

@@ -122,8 +122,10 @@ pub async fn serve(listen: SocketAddr, config: ServerConfig) -> anyhow::Result<(
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server there?"))?;
     let address = listener.local_addr()?;
-    println!("listening on {address}");
-    std::io::stdout().flush()?;
+    // For whoever started the server; one who stopped reading (a closed pipe) is no reason
+    // to stop serving.
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening on {address}").and_then(|()| stdout.flush());
     tracing::info!(%address, resumed = ?server.resumed, "serving");
     server.serve(listener, crate::shutdown::requested()).await
 }
