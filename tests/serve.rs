@@ -6,67 +6,12 @@ mod pyenv;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::server::Server;
 use common::{curl, TestEnv};
 use serde_json::Value;
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(env: &TestEnv, extra: &[&str]) -> Server {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
-            .env("CATALOG_LEDGER", env.path().join("ledger"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--index"])
-            .arg(env.index())
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .to_string();
-        Server { child, url }
-    }
-
-    fn get(&self, path: &str) -> (String, String) {
-        curl(&[&format!("{}{path}", self.url)])
-    }
-
-    fn json(&self, path: &str) -> Value {
-        let (code, body) = self.get(path);
-        assert_eq!(code, "200", "{path}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-    }
-
-    /// Waits until `/count` of `query` answers `files`; the server looks for rebuilds once a
-    /// second.
-    fn wait_for_count(&self, query: &str, files: u64, failure: &str) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.json(&format!("/count?q={query}"))["files"] != files {
-            assert!(Instant::now() < deadline, "{failure}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn sample(files: u32) -> TestEnv {
     let env = TestEnv::new();

@@ -13,6 +13,7 @@ use crate::crawl::{
     check_root, count_io, crawl_root, inspect_path, io_threads_for, is_product_dir, CrawlErrors,
     CrawlOptions, Found, Visit,
 };
+use crate::directory::BuildDirectory;
 use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
 use crate::layout::{BuildInfo, BuildLock, Freshness, IndexDir, RootCount};
@@ -342,13 +343,21 @@ impl Run<'_> {
     fn target(&self) -> Result<Target> {
         match self.incremental() {
             Some(catalog) => Ok(Target {
-                index: catalog.index().clone(),
+                // The catalog reads only; the writer needs the index opened for writing.
+                index: Index::open(
+                    BuildDirectory::open(catalog.generation())
+                        .map_err(tantivy::TantivyError::from)?,
+                )?,
                 staging: None,
                 generation: catalog.generation().to_path_buf(),
             }),
             None => {
                 let staging = self.dir.staging(self.lock)?;
-                let index = Index::create_in_dir(&staging, self.schema.schema.clone())?;
+                let index = Index::create(
+                    BuildDirectory::open(&staging).map_err(tantivy::TantivyError::from)?,
+                    self.schema.schema.clone(),
+                    tantivy::IndexSettings::default(),
+                )?;
                 Ok(Target {
                     index,
                     staging: Some(staging.clone()),

@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod crawl;
+pub mod directory;
 pub mod dirs;
 pub mod error;
 pub mod layout;

@@ -14,6 +14,7 @@ use tantivy::{
     DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal, SegmentReader,
 };
 
+use crate::directory::ReadOnlyDirectory;
 use crate::dirs::parent_dir;
 use crate::error::{CatalogError, Result};
 use crate::layout::{BuildInfo, IndexDir};
@@ -130,9 +131,10 @@ pub struct Catalog {
     generation: PathBuf,
 }
 
-/// Opens the tantivy index of one generation and checks its schema version.
+/// Opens the tantivy index of one generation, read-only, and checks its schema version.
 fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, BuildInfo)> {
-    let index = Index::open_in_dir(generation)?;
+    let index =
+        Index::open(ReadOnlyDirectory::open(generation).map_err(tantivy::TantivyError::from)?)?;
     let info = committed_info(&index)?;
     if info.schema_version != SCHEMA_VERSION {
         return Err(CatalogError::SchemaMismatch {
@@ -155,9 +157,43 @@ fn committed_info(index: &Index) -> Result<BuildInfo> {
         .unwrap_or_default())
 }
 
+/// Whether opening failed because a file or directory of the index vanished on the way: a
+/// rebuild committed and cleaned up, or switched generations and removed the old one.
+fn vanished(error: &CatalogError) -> bool {
+    use tantivy::directory::error::{OpenDirectoryError, OpenReadError};
+    use tantivy::TantivyError;
+    matches!(
+        error,
+        CatalogError::Index(
+            TantivyError::OpenReadError(OpenReadError::FileDoesNotExist(_))
+                | TantivyError::OpenDirectoryError(OpenDirectoryError::DoesNotExist(_))
+        )
+    )
+}
+
 impl Catalog {
-    /// Opens the current index in `dir`.
+    /// Opens the current index in `dir`, for reading only: it takes no lock and writes
+    /// nothing, so read access to the index's files is all it needs. A rebuild may commit
+    /// (and remove the files of older commits) while it opens; then it opens again, and
+    /// answers from one commit, whole.
     pub fn open(dir: &Path) -> Result<Catalog> {
+        const ATTEMPTS: u32 = 20;
+        let mut attempt = 1;
+        loop {
+            match Catalog::open_once(dir) {
+                Ok((catalog, whole)) if whole || attempt >= ATTEMPTS => return Ok(catalog),
+                Ok(_) => {}
+                Err(error) if attempt < ATTEMPTS && vanished(&error) => {}
+                Err(error) => return Err(error),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5 * u64::from(attempt)));
+            attempt += 1;
+        }
+    }
+
+    /// Opens the current generation once; `false` beside the catalog when a commit landed
+    /// while it opened, so that its segments may not be those its build facts describe.
+    fn open_once(dir: &Path) -> Result<(Catalog, bool)> {
         let generation = IndexDir::new(dir)
             .current()
             .ok_or_else(|| CatalogError::NoIndex(dir.to_path_buf()))?;
@@ -172,7 +208,10 @@ impl Catalog {
             .iter()
             .map(Columns::open)
             .collect::<tantivy::Result<_>>()?;
-        Ok(Catalog {
+        // Every commit records a new build time, so the same facts after the segments were
+        // opened as before mean no commit landed in between.
+        let whole = committed_info(&index)? == info;
+        let catalog = Catalog {
             index,
             searcher,
             columns,
@@ -180,7 +219,8 @@ impl Catalog {
             info,
             dir: dir.to_path_buf(),
             generation,
-        })
+        };
+        Ok((catalog, whole))
     }
 
     /// Whether a rebuild has committed since this catalog was opened: a new generation, or a

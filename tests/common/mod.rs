@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own share of these helpers.
 
+pub mod server;
+
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,292 @@
+//! The tantivy directories of the catalog: one that only reads, for queries and `serve`, and
+//! one for the build whose every file is as readable as the umask allows.
+//!
+//! Reading never needs write access: [`ReadOnlyDirectory`] takes no lock file and writes
+//! nothing, so any user who can read the index's files can query it, and a read-only
+//! directory serves too. tantivy's own directory takes its meta lock (creating
+//! `.tantivy-meta.lock`, opened for writing) while a reader opens its segments, so that a
+//! writer's garbage collection cannot delete them half-way. A reader here takes no lock;
+//! instead [`crate::search::Catalog::open`] opens again when a file it was about to open has
+//! vanished (a newer commit's clean-up, or a whole generation removed after a full rebuild).
+//! Segment files are written once and never changed, so a reader that opened every file of a
+//! commit holds that commit, whole.
+//!
+//! tantivy writes `meta.json` and `.managed.json` through a temporary file created with mode
+//! 0600, so an index built by root could be read by root only; [`BuildDirectory`] writes them
+//! as it writes every segment file, with the permissions the umask gives.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tantivy::directory::error::{
+    DeleteError, LockError, OpenDirectoryError, OpenReadError, OpenWriteError,
+};
+use tantivy::directory::{
+    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, WatchCallback, WatchHandle, WritePtr,
+};
+
+/// A memory-mapped index directory that only reads: locks are granted without touching the
+/// file system, and every write is refused.
+#[derive(Debug, Clone)]
+pub struct ReadOnlyDirectory {
+    inner: MmapDirectory,
+    path: PathBuf,
+}
+
+impl ReadOnlyDirectory {
+    /// The index directory at `path`, which must exist.
+    pub fn open(path: &Path) -> Result<ReadOnlyDirectory, OpenDirectoryError> {
+        Ok(ReadOnlyDirectory {
+            inner: MmapDirectory::open(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn refused(&self, what: &Path) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is opened read-only: cannot write {}",
+                self.path.display(),
+                what.display()
+            ),
+        )
+    }
+}
+
+impl Directory for ReadOnlyDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        Err(DeleteError::IoError {
+            io_error: Arc::new(self.refused(path)),
+            filepath: path.to_path_buf(),
+        })
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        Err(OpenWriteError::wrap_io_error(
+            self.refused(path),
+            path.to_path_buf(),
+        ))
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, _data: &[u8]) -> io::Result<()> {
+        Err(self.refused(path))
+    }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Grants every lock at once. The only lock a reader asks for is the meta lock, held while
+    /// it opens its segments; a vanished file is met by opening again instead.
+    fn acquire_lock(&self, _lock: &Lock) -> Result<DirectoryLock, LockError> {
+        Ok(DirectoryLock::from(Box::new(())))
+    }
+
+    fn watch(&self, watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        self.inner.watch(watch_callback)
+    }
+}
+
+/// tantivy's memory-mapped directory for the build, but for the files it replaces atomically
+/// (`meta.json`, `.managed.json`): those are created with the permissions the umask gives, as
+/// the segment files are, instead of 0600.
+#[derive(Debug, Clone)]
+pub struct BuildDirectory {
+    inner: MmapDirectory,
+    path: PathBuf,
+}
+
+impl BuildDirectory {
+    /// The index directory at `path`, which must exist.
+    pub fn open(path: &Path) -> Result<BuildDirectory, OpenDirectoryError> {
+        Ok(BuildDirectory {
+            inner: MmapDirectory::open(path)?,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Directory for BuildDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        self.inner.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        self.inner.open_write(path)
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    /// Writes a temporary file beside the target, syncs it and renames it over the target.
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        static TEMPORARY: AtomicU64 = AtomicU64::new(0);
+        let target = self.path.join(path);
+        let name = path
+            .file_name()
+            .map_or("file".into(), |n| n.to_string_lossy());
+        let temporary = self.path.join(format!(
+            ".{name}.{}-{}.tmp",
+            std::process::id(),
+            TEMPORARY.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .and_then(|mut file| {
+                file.write_all(data)?;
+                file.sync_data()
+            })
+            .and_then(|()| fs::rename(&temporary, &target));
+        if written.is_err() {
+            let _ = fs::remove_file(&temporary);
+        }
+        written
+    }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        self.inner.sync_directory()
+    }
+
+    fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
+        self.inner.acquire_lock(lock)
+    }
+
+    fn watch(&self, watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        self.inner.watch(watch_callback)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_are_refused_and_locks_create_nothing() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = ReadOnlyDirectory::open(temp.path()).unwrap();
+        let _lock = dir.acquire_lock(&tantivy::directory::META_LOCK).unwrap();
+        let _writer_lock = dir
+            .acquire_lock(&tantivy::directory::INDEX_WRITER_LOCK)
+            .unwrap();
+        assert!(dir.open_write(Path::new("a")).is_err());
+        assert!(dir.atomic_write(Path::new("meta.json"), b"{}").is_err());
+        assert!(dir.delete(Path::new("a")).is_err());
+        assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_build_writes_its_commit_as_readable_as_its_segments() {
+        use std::os::unix::fs::PermissionsExt;
+        let temp = tempfile::tempdir().unwrap();
+        let dir = BuildDirectory::open(temp.path()).unwrap();
+        dir.atomic_write(Path::new("meta.json"), b"{}").unwrap();
+        dir.atomic_write(Path::new("meta.json"), b"{\"a\":1}")
+            .unwrap();
+        assert_eq!(
+            dir.atomic_read(Path::new("meta.json")).unwrap(),
+            b"{\"a\":1}"
+        );
+        let mut writer = dir.open_write(Path::new("segment")).unwrap();
+        writer.write_all(b"x").unwrap();
+        writer.flush().unwrap();
+        let mode = |name: &str| {
+            fs::metadata(temp.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("meta.json"), mode("segment"));
+        assert_ne!(mode("meta.json") & 0o044, 0, "the umask lets others read");
+        let names: Vec<_> = fs::read_dir(temp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    /// Readers opening the catalog again and again while commits land in the current
+    /// generation and full rebuilds replace it: every open succeeds, with a whole commit.
+    #[test]
+    fn readers_open_whole_commits_while_builds_commit_and_switch() {
+        use crate::build::{build, BuildOptions, Source};
+        use crate::layout::IndexDir;
+        use crate::search::Catalog;
+        use std::sync::atomic::AtomicBool;
+
+        const FIRST: u64 = 40;
+        const BUILDS: u64 = 12;
+        let list = |n: u64| {
+            Source::List {
+            name: "l".into(),
+            reader: Box::new(io::Cursor::new(
+                (0..n)
+                    .map(|i| {
+                        format!("/data/{i}/S2A_MSIL1C_20230615T100000_N0509_R029_T31NFF_20230616T000937.zip\n")
+                    })
+                    .collect::<String>()
+                    .into_bytes(),
+            )),
+        }
+        };
+        let temp = tempfile::tempdir().unwrap();
+        let dir = IndexDir::new(temp.path());
+        build(&dir, list(FIRST), &BuildOptions::default(), &|_| {}).unwrap();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut opened = 0;
+                        while !done.load(Ordering::Relaxed) {
+                            let catalog = Catalog::open(temp.path()).unwrap();
+                            let documents = catalog.documents();
+                            assert!((FIRST..=FIRST + BUILDS).contains(&documents));
+                            assert_eq!(documents, catalog.info().documents);
+                            opened += 1;
+                        }
+                        opened
+                    })
+                })
+                .collect();
+            for i in 1..=BUILDS {
+                let options = BuildOptions {
+                    full: i % 3 == 0,
+                    ..BuildOptions::default()
+                };
+                build(&dir, list(FIRST + i), &options, &|_| {}).unwrap();
+            }
+            done.store(true, Ordering::Relaxed);
+            for reader in readers {
+                assert!(reader.join().unwrap() > 0);
+            }
+        });
+    }
+}
