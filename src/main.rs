@@ -3,6 +3,7 @@
 
 mod chiller;
 mod commands;
+mod environment;
 mod exit;
 mod freshness;
 mod output;
@@ -60,6 +61,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    environment::forget_empty(&Cli::command());
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Index(args) => commands::index::run(args),

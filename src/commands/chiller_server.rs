@@ -1,6 +1,5 @@
 //! `catalog chiller-server`: a Chiller-compatible staging server.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -48,15 +47,7 @@ pub struct ChillerServerArgs {
 
 /// Runs the server until SIGTERM or Ctrl-C; one log line per job event goes to stderr.
 pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    crate::environment::init_server_log();
     let state_dir = match args.state_dir {
         Some(dir) => dir,
         None => dirs::data_dir()

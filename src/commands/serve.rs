@@ -23,11 +23,7 @@ pub struct ServeArgs {
 
 /// Serves until SIGTERM or Ctrl-C.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    crate::environment::init_server_log();
     let config = ServeConfig {
         index: args.index.path()?,
         chiller: args.chiller,
