@@ -17,6 +17,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -113,10 +114,22 @@ pub struct BuildDirectory {
 }
 
 impl BuildDirectory {
-    /// The index directory at `path`, which must exist.
+    /// The index directory at `path`, which must exist. The files an earlier build left 0600
+    /// (tantivy's own atomic writes) get the permissions of the directory's files, the
+    /// directory's own without execute bits, so that an index built before reads as well.
     pub fn open(path: &Path) -> Result<BuildDirectory, OpenDirectoryError> {
+        let inner = MmapDirectory::open(path)?;
+        if let Ok(dir) = fs::metadata(path) {
+            let mode = dir.permissions().mode() & 0o666;
+            for name in ["meta.json", ".managed.json"] {
+                let file = path.join(name);
+                if fs::metadata(&file).is_ok_and(|m| m.permissions().mode() & 0o777 != mode) {
+                    let _ = fs::set_permissions(&file, fs::Permissions::from_mode(mode));
+                }
+            }
+        }
         Ok(BuildDirectory {
-            inner: MmapDirectory::open(path)?,
+            inner,
             path: path.to_path_buf(),
         })
     }
@@ -202,8 +215,19 @@ mod tests {
     }
 
     #[test]
+    fn a_build_makes_a_commit_left_0600_as_readable_as_its_directory() {
+        let temp = tempfile::tempdir().unwrap();
+        fs::set_permissions(temp.path(), fs::Permissions::from_mode(0o750)).unwrap();
+        let meta = temp.path().join("meta.json");
+        fs::write(&meta, b"{}").unwrap();
+        fs::set_permissions(&meta, fs::Permissions::from_mode(0o600)).unwrap();
+        BuildDirectory::open(temp.path()).unwrap();
+        let mode = fs::metadata(&meta).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
+
+    #[test]
     fn a_build_writes_its_commit_as_readable_as_its_segments() {
-        use std::os::unix::fs::PermissionsExt;
         let temp = tempfile::tempdir().unwrap();
         let dir = BuildDirectory::open(temp.path()).unwrap();
         dir.atomic_write(Path::new("meta.json"), b"{}").unwrap();
