@@ -132,6 +132,17 @@ fn an_unprivileged_user_queries_stats_and_serves_a_read_only_index_built_by_root
         "reading created or changed files"
     );
     writable(&env.index());
+
+    // Root, whom no permission stops, takes no lock either: the lock files the build left
+    // are not made again by reading.
+    let generation = env.index().join("current");
+    for lock in [".tantivy-meta.lock", ".tantivy-writer.lock"] {
+        fs::remove_file(generation.join(lock)).unwrap();
+    }
+    let before = files_of(&env.index());
+    assert_eq!(env.query("*").len(), all);
+    succeeded(env.catalog().arg("stats").output().unwrap());
+    assert_eq!(files_of(&env.index()), before, "reading as root wrote");
 }
 
 #[test]
