@@ -367,11 +367,18 @@ impl Run<'_> {
         }
     }
 
-    fn writer(&self, index: &Index) -> Result<IndexWriter> {
+    fn writer(&self, target: &Target) -> Result<IndexWriter> {
+        let index = &target.index;
         CatalogSchema::register_tokenizers(index);
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .clamp(1, 8);
+        // Each indexing thread writes a segment of its own at a commit. An update in place
+        // adds few documents, and one segment for them keeps the files every later reader
+        // opens (and every later commit's deletes visit) few.
+        let threads = match target.staging {
+            Some(_) => std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 8),
+            None => 1,
+        };
         let per_thread = (self.options.memory_bytes / threads).max(15 << 20);
         Ok(index.writer_with_num_threads(threads, per_thread * threads)?)
     }
@@ -536,7 +543,7 @@ impl Run<'_> {
             .map(|catalog| Known::load(catalog, &roots, options.update.then_some(&paths[..])))
             .transpose()?;
         let target = self.target()?;
-        let writer = self.writer(&target.index)?;
+        let writer = self.writer(&target)?;
         let mut feed = self.feed(&writer, &target, known, roots.len(), false);
         let crawl_options = CrawlOptions {
             io_threads: options.io_threads,
@@ -752,7 +759,7 @@ impl Run<'_> {
             .map(|catalog| Known::load(catalog, &[], None))
             .transpose()?;
         let target = self.target()?;
-        let writer = self.writer(&target.index)?;
+        let writer = self.writer(&target)?;
         let mut feed = self.feed(&writer, &target, known, 0, true);
         let mut malformed_lines = 0;
         let read = (|| -> Result<()> {
@@ -894,7 +901,7 @@ impl Run<'_> {
         let documents = (catalog.documents() + present.len() as u64).saturating_sub(removed);
         self.check_whole_index(documents)?;
         let target = self.target()?;
-        let writer = self.writer(&target.index)?;
+        let writer = self.writer(&target)?;
         let mut report = self.report(&target);
         // Deleted before the new versions are added, so the delete spares them.
         writer.delete_query(replaced)?;
