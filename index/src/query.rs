@@ -15,12 +15,46 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use crate::schema::{field_kind, field_list, CatalogSchema, FieldKind};
 
+/// The limits on one query, so that no text costs more than a bounded parse and search; a
+/// query beyond any of them is refused with a message naming the limit.
+pub mod limits {
+    /// The longest query text, in bytes.
+    pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+    /// The deepest nesting of parentheses and `NOT`/`-`/`!` taken together.
+    pub const MAX_DEPTH: usize = 64;
+    /// The most clauses (`field:value` terms, ranges, globs) in one query.
+    pub const MAX_CLAUSES: usize = 4096;
+    /// The most globs in one query: each is matched against a whole dictionary.
+    pub const MAX_GLOBS: usize = 128;
+    /// The longest glob, in characters.
+    pub const MAX_GLOB_CHARS: usize = 1024;
+    /// The most wildcards (`*`, `?`, `[`) in one glob.
+    pub const MAX_GLOB_WILDCARDS: usize = 16;
+}
+
+use limits::*;
+
 /// A query that cannot be understood: the message names the problem and the known fields.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad query: {problem} (known fields: {fields})", fields = field_list())]
+#[error("bad query: {} (known fields: {})", one_line(problem), field_list())]
 pub struct QueryError {
     /// What is wrong, in one phrase.
     pub problem: String,
+}
+
+/// A problem shown on one line: control characters from the query text (a quoted value may
+/// hold a newline) are escaped.
+fn one_line(problem: &str) -> String {
+    problem
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn error<T>(problem: impl Into<String>) -> Result<T, QueryError> {
@@ -58,9 +92,16 @@ pub enum Value {
 
 /// Parses query text into a [`Node`], checking field names.
 pub fn parse(text: &str) -> Result<Node, QueryError> {
+    if text.len() > MAX_QUERY_BYTES {
+        return error(format!(
+            "the query is longer than {MAX_QUERY_BYTES} bytes ({} bytes)",
+            text.len()
+        ));
+    }
     let mut parser = Parser {
         chars: text.chars().collect(),
         pos: 0,
+        depth: 0,
     };
     parser.skip_space();
     if parser.at_end() {
@@ -69,7 +110,7 @@ pub fn parse(text: &str) -> Result<Node, QueryError> {
     let node = parser.parse_or(None)?;
     parser.skip_space();
     match parser.peek() {
-        None => Ok(node),
+        None => check_limits(&node).map(|()| node),
         Some(')') => error(format!("unmatched ')' at column {}", parser.pos + 1)),
         Some(c) => error(format!("unexpected '{c}' at column {}", parser.pos + 1)),
     }
@@ -78,6 +119,9 @@ pub fn parse(text: &str) -> Result<Node, QueryError> {
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    /// Open parentheses and pending `NOT`s: checked while descending, so that no text can
+    /// recurse deeper than [`MAX_DEPTH`].
+    depth: usize,
 }
 
 impl Parser {
@@ -151,22 +195,44 @@ impl Parser {
         })
     }
 
+    /// Reads the `NOT`, `-`, `!` and `+` before a primary in a loop, not by recursion.
     fn parse_unary(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
-        self.skip_space();
-        if self.keyword("NOT") {
-            return Ok(Node::Not(Box::new(self.parse_unary(field)?)));
-        }
-        match self.peek() {
-            Some('-') | Some('!') => {
-                self.pos += 1;
-                Ok(Node::Not(Box::new(self.parse_unary(field)?)))
+        let mut nots = 0;
+        loop {
+            self.skip_space();
+            let start = self.pos;
+            if self.keyword("NOT") {
+                nots += 1;
+            } else {
+                match self.peek() {
+                    Some('-') | Some('!') => {
+                        self.pos += 1;
+                        nots += 1;
+                    }
+                    Some('+') => self.pos += 1,
+                    _ => break,
+                }
             }
-            Some('+') => {
-                self.pos += 1;
-                self.parse_unary(field)
-            }
-            _ => self.parse_primary(field),
+            self.check_depth(self.depth + nots, start)?;
         }
+        self.depth += nots;
+        let node = self.parse_primary(field);
+        self.depth -= nots;
+        let mut node = node?;
+        for _ in 0..nots {
+            node = Node::Not(Box::new(node));
+        }
+        Ok(node)
+    }
+
+    fn check_depth(&self, depth: usize, at: usize) -> Result<(), QueryError> {
+        if depth > MAX_DEPTH {
+            return error(format!(
+                "the query nests deeper than {MAX_DEPTH} levels of parentheses and NOT (at column {})",
+                at + 1
+            ));
+        }
+        Ok(())
     }
 
     fn parse_primary(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
@@ -217,12 +283,16 @@ impl Parser {
 
     fn parse_group(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
         let open = self.pos;
+        self.check_depth(self.depth + 1, open)?;
         self.pos += 1;
         self.skip_space();
         if self.peek() == Some(')') {
             return error(format!("empty parentheses at column {}", open + 1));
         }
-        let node = self.parse_or(field)?;
+        self.depth += 1;
+        let node = self.parse_or(field);
+        self.depth -= 1;
+        let node = node?;
         self.skip_space();
         if self.peek() != Some(')') {
             return error(format!("the '(' at column {} is never closed", open + 1));
@@ -331,6 +401,46 @@ fn comparison(word: &str) -> Value {
     } else {
         Value::Term(owned(word))
     }
+}
+
+/// Checks the clause and glob limits over a parsed query (its depth is checked while parsing).
+fn check_limits(node: &Node) -> Result<(), QueryError> {
+    let (mut clauses, mut globs) = (0, 0);
+    let mut pending = vec![node];
+    while let Some(node) = pending.pop() {
+        match node {
+            Node::And(children) | Node::Or(children) => pending.extend(children),
+            Node::Not(inner) => pending.push(inner),
+            Node::Clause { field, value } => {
+                clauses += 1;
+                if clauses > MAX_CLAUSES {
+                    return error(format!("the query has more than {MAX_CLAUSES} clauses"));
+                }
+                let Value::Term(v) = value else { continue };
+                let globbing = matches!(
+                    field_kind(field.as_deref().unwrap_or("name")),
+                    Some(FieldKind::Path | FieldKind::Name | FieldKind::Keyword)
+                );
+                if !globbing || !is_glob(v) {
+                    continue;
+                }
+                globs += 1;
+                if globs > MAX_GLOBS {
+                    return error(format!("the query has more than {MAX_GLOBS} globs"));
+                }
+                if v.chars().count() > MAX_GLOB_CHARS {
+                    return error(format!("a glob is longer than {MAX_GLOB_CHARS} characters"));
+                }
+                if v.chars().filter(|c| matches!(c, '*' | '?' | '[')).count() > MAX_GLOB_WILDCARDS {
+                    return error(format!(
+                        "a glob has more than {MAX_GLOB_WILDCARDS} wildcards ('{}...')",
+                        v.chars().take(40).collect::<String>()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Turns query text into a tantivy query over the catalog schema.
@@ -825,6 +935,111 @@ mod tests {
             let message = compile(query, &schema).expect_err(query).to_string();
             assert!(message.contains(needle), "{query}: {message}");
         }
+    }
+
+    /// Just under a limit passes, just over it fails with a one-line message naming it.
+    fn at_limit(under: &str, over: &str, needle: &str) {
+        let schema = CatalogSchema::new();
+        if let Err(e) = compile(under, &schema) {
+            panic!("{}: {e}", &under[..under.len().min(80)]);
+        }
+        let message = compile(over, &schema).expect_err(needle).to_string();
+        assert!(message.contains(needle), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[test]
+    fn limits_nesting_depth() {
+        let nested = |n: usize| format!("{}sat:S2A{}", "(".repeat(n), ")".repeat(n));
+        at_limit(
+            &nested(MAX_DEPTH),
+            &nested(MAX_DEPTH + 1),
+            "deeper than 64 levels",
+        );
+        let nots = |n: usize| format!("{}sat:S2A", "NOT ".repeat(n));
+        at_limit(
+            &nots(MAX_DEPTH),
+            &nots(MAX_DEPTH + 1),
+            "deeper than 64 levels",
+        );
+        let minus = |n: usize| format!("{}sat:S2A", "-".repeat(n));
+        at_limit(
+            &minus(MAX_DEPTH),
+            &minus(MAX_DEPTH + 1),
+            "deeper than 64 levels",
+        );
+        // Parentheses and NOT count together; `+` adds no level.
+        let mixed = |n: usize| format!("{}sat:S2A{}", "-(".repeat(n / 2), ")".repeat(n / 2));
+        at_limit(
+            &mixed(MAX_DEPTH),
+            &mixed(MAX_DEPTH + 2),
+            "deeper than 64 levels",
+        );
+        assert!(parse(&format!("{}sat:S2A", "+".repeat(10_000))).is_ok());
+        // Far beyond the limit the parser stops at it, without deep recursion.
+        for hostile in [nested(30_000), nots(15_000), minus(60_000)] {
+            let message = parse(&hostile).unwrap_err().to_string();
+            assert!(message.contains("deeper than"), "{message}");
+        }
+    }
+
+    #[test]
+    fn limits_clauses() {
+        let clauses = |n: usize| vec!["orbit:1"; n].join(" OR ");
+        at_limit(
+            &clauses(MAX_CLAUSES),
+            &clauses(MAX_CLAUSES + 1),
+            "more than 4096 clauses",
+        );
+    }
+
+    #[test]
+    fn limits_globs() {
+        let globs = |n: usize| {
+            (0..n)
+                .map(|i| format!("path:*/{i}_*"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        };
+        at_limit(
+            &globs(MAX_GLOBS),
+            &globs(MAX_GLOBS + 1),
+            "more than 128 globs",
+        );
+        let long = |n: usize| format!("name:*{}", "a".repeat(n - 1));
+        at_limit(
+            &long(MAX_GLOB_CHARS),
+            &long(MAX_GLOB_CHARS + 1),
+            "longer than 1024 characters",
+        );
+        let wild = |n: usize| format!("name:{}", "a*".repeat(n));
+        at_limit(
+            &wild(MAX_GLOB_WILDCARDS),
+            &wild(MAX_GLOB_WILDCARDS + 1),
+            "more than 16 wildcards",
+        );
+        // A star on a number or a date is no glob.
+        let stars = vec!["orbit:*"; MAX_GLOBS + 1].join(" OR ");
+        assert!(compile(&stars, &CatalogSchema::new()).is_ok());
+    }
+
+    #[test]
+    fn limits_text_length() {
+        let text = |n: usize| format!("name:{}", "a".repeat(n - 5));
+        at_limit(
+            &text(MAX_QUERY_BYTES),
+            &text(MAX_QUERY_BYTES + 1),
+            "longer than 65536 bytes",
+        );
+    }
+
+    #[test]
+    fn control_characters_stay_on_one_line() {
+        let message = compile("state:\"lo\nst\"", &CatalogSchema::new())
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("not 'lo\\nst'"), "{message}");
     }
 
     #[test]
