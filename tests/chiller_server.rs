@@ -361,3 +361,72 @@ fn chiller_server_read_mode_reads_files_through() {
     );
     assert_eq!(std::fs::metadata(&paths[0]).unwrap().len(), 64 << 20);
 }
+
+#[test]
+fn chiller_server_names_the_job_files_it_skips_and_never_reuses_an_id() {
+    let (env, paths) = tape_archive();
+    let jobs = env.path().join("chiller-state/jobs");
+    std::fs::create_dir_all(&jobs).unwrap();
+    let job = |id: &str, files: usize| {
+        let files: Vec<String> = (0..files).map(|i| format!("/f{i}")).collect();
+        serde_json::json!({
+            "id": id.parse::<u64>().unwrap(), "files": files, "submitted": "2026-01-01T00:00:00Z",
+            "started": null, "completed": "2026-01-01T00:00:01Z", "done": 0, "failed": 0,
+            "errors": {}, "output": null,
+        })
+        .to_string()
+    };
+    std::fs::write(jobs.join("1.json"), job("1", 12)).unwrap();
+    std::fs::write(jobs.join("9.json"), job("2", 1)).unwrap();
+    std::fs::write(jobs.join("7.json"), "not json").unwrap();
+    std::fs::write(
+        jobs.join("18446744073709551615.json"),
+        job("18446744073709551615", 1),
+    )
+    .unwrap();
+    let server = Server::start(&env, &[]);
+    let warnings: Vec<String> = server
+        .log()
+        .lines()
+        .filter(|l| l.contains("skipped job state files"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", server.log());
+    assert!(
+        warnings[0].contains("7.json (unreadable: ")
+            && warnings[0].contains("9.json (it holds job 2)"),
+        "{}",
+        warnings[0]
+    );
+    let (code, body) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!(code, "500");
+    assert!(
+        body.starts_with("cannot record the job: no job id is left"),
+        "{body}"
+    );
+    let (_, status) = get_json(&format!("{}/jobs/1", server.url));
+    assert_eq!(status["Files"], 12, "job 1 kept: {status}");
+    assert!(std::fs::read_to_string(jobs.join("1.json"))
+        .unwrap()
+        .contains("/f11"));
+    assert!(!jobs.join("0.json").exists());
+    let (code, _) = get_json(&format!("{}/jobs/2", server.url));
+    assert_eq!(code, "404");
+}
+
+#[test]
+fn chiller_server_simulate_keeps_its_free_space_reserve() {
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &["--reserve-bytes", &u64::MAX.to_string()]);
+    let (code, _) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!(code, "200");
+    let status = wait_finished(&server.url, "1", Duration::from_secs(30));
+    assert_eq!(status["Failed"], 1, "{status}");
+    let error = status["Errors"][&paths[0]].as_str().unwrap();
+    assert!(
+        error.starts_with("not enough free space to simulate its recall: it needs 64.00 MiB")
+            && error.ends_with("are kept free (--reserve-bytes)"),
+        "{error}"
+    );
+    assert_eq!(state(&paths[0]), State::Tape);
+}

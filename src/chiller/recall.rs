@@ -31,7 +31,13 @@ pub struct Recaller {
     pub mount_delay: Duration,
     /// For [`RecallMode::Simulate`]: bytes per second of the simulated drive.
     pub drive_rate: u64,
+    /// For [`RecallMode::Simulate`]: bytes the file system keeps free; a file whose
+    /// allocation would leave less fails instead.
+    pub reserve: u64,
 }
+
+/// The free space simulate mode leaves by default: 1 GiB.
+pub const DEFAULT_RESERVE: u64 = 1 << 30;
 
 /// What a recall tool printed, kept to this many bytes (its end, where errors are).
 const OUTPUT_KEPT: usize = 16 << 10;
@@ -118,7 +124,8 @@ impl Recaller {
                     let size = fs::metadata(&file).map_err(|e| e.to_string())?.len();
                     let transfer = Duration::from_secs_f64(size as f64 / self.drive_rate as f64);
                     tokio::time::sleep(self.mount_delay + transfer).await;
-                    tokio::task::spawn_blocking(move || make_resident(&file)).await
+                    let reserve = self.reserve;
+                    tokio::task::spawn_blocking(move || make_resident(&file, reserve)).await
                 }
                 RecallMode::Read => tokio::task::spawn_blocking(move || read_through(&file)).await,
                 RecallMode::Command => unreachable!("the command mode recalls whole batches"),
@@ -208,8 +215,8 @@ fn read_through(file: &Path) -> Result<(), String> {
 
 /// Allocates a sparse file's blocks in place, as a recall would: its size and contents (zeros
 /// where nothing was written) stay as they were, and `stat` now counts it on disk. Refuses when
-/// the file system has not the room, rather than filling it.
-fn make_resident(file: &Path) -> Result<(), String> {
+/// the allocation would leave less than `reserve` bytes free, rather than filling the disk.
+fn make_resident(file: &Path, reserve: u64) -> Result<(), String> {
     let handle = fs::OpenOptions::new()
         .write(true)
         .open(file)
@@ -221,11 +228,12 @@ fn make_resident(file: &Path) -> Result<(), String> {
     let room = rustix::fs::fstatvfs(&handle)
         .map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize))
         .map_err(|e| e.to_string())?;
-    if needed > room {
+    if needed.saturating_add(reserve) > room {
         return Err(format!(
-            "not enough free space to simulate its recall: it needs {}, {} are free",
+            "not enough free space to simulate its recall: it needs {}, {} are free and {} are kept free (--reserve-bytes)",
             HumanBytes(needed),
-            HumanBytes(room)
+            HumanBytes(room),
+            HumanBytes(reserve)
         ));
     }
     if meta.len() > 0 {
@@ -260,6 +268,7 @@ mod tests {
             command: None,
             mount_delay: Duration::from_millis(1),
             drive_rate: 1 << 40,
+            reserve: 0,
         };
         let batch = [file.clone(), product.clone()].map(|p| p.to_str().unwrap().to_string());
         let mut outcomes = Vec::new();
@@ -299,6 +308,7 @@ mod tests {
             command: Some(command),
             mount_delay: Duration::ZERO,
             drive_rate: 1,
+            reserve: 0,
         };
         recaller.check().unwrap();
         let batch = ["/a/1".to_string(), "/a/2".to_string()];
@@ -334,6 +344,7 @@ mod tests {
             command: Some("eeadm recall".into()),
             mount_delay: Duration::ZERO,
             drive_rate: 1,
+            reserve: 0,
         };
         assert!(recaller.check().unwrap_err().to_string().contains("{list}"));
         assert_eq!(keep_end(&"é".repeat(OUTPUT_KEPT)).len() % 2, 0);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::chiller::recall::{RecallMode, Recaller};
+use crate::chiller::recall::{RecallMode, Recaller, DEFAULT_RESERVE};
 use crate::chiller::server::{serve, ServerConfig};
 
 /// Arguments of `catalog chiller-server`.
@@ -34,6 +34,10 @@ pub struct ChillerServerArgs {
     /// For --recall simulate: the drive's rate in MB/s
     #[arg(long, value_name = "MB_PER_S", default_value_t = 4000)]
     drive_rate: u64,
+    /// For --recall simulate: bytes the file system keeps free; a file whose allocation would
+    /// leave less fails [default: 1 GiB]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_RESERVE, hide_default_value = true)]
+    reserve_bytes: u64,
     /// Recalls running at once (tape drives)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     workers: u16,
@@ -43,6 +47,8 @@ pub struct ChillerServerArgs {
     /// Bearer token required on every call
     #[arg(long, env = "CHILLER_SERVER_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    #[command(flatten)]
+    limits: crate::limits::Limits,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; one log line per job event goes to stderr.
@@ -63,13 +69,14 @@ pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
             command: args.recall_command,
             mount_delay: Duration::from_millis(args.mount_delay_ms),
             drive_rate: args.drive_rate.saturating_mul(1_000_000),
+            reserve: args.reserve_bytes,
         },
         workers: usize::from(args.workers),
         max_body: args.max_list_bytes,
         token: args.token,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let served = runtime.block_on(serve(args.listen, config));
+    let served = runtime.block_on(serve(args.listen, config, args.limits));
     // A recall running in a blocking thread is not waited for: its job resumes at the next start.
     runtime.shutdown_timeout(Duration::from_secs(5));
     served

@@ -13,7 +13,7 @@ use catalog_index::{Catalog, State};
 use indicatif::HumanBytes;
 
 use crate::chiller::ledger::Ledger;
-use crate::chiller::recall::{is_resident, RecallMode, Recaller};
+use crate::chiller::recall::{is_resident, RecallMode, Recaller, DEFAULT_RESERVE};
 use crate::chiller::server::{ChillerServer, ServerConfig};
 use crate::chiller::stage::{submit_to, wait};
 use crate::chiller::{prepare, ChillerClient};
@@ -133,6 +133,7 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
             command: None,
             mount_delay: Duration::from_millis(300),
             drive_rate: 8_000_000_000,
+            reserve: DEFAULT_RESERVE,
         },
         workers: 1,
         max_body: 64 << 20,

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -53,7 +52,8 @@ impl Job {
 pub struct Jobs {
     dir: PathBuf,
     jobs: Mutex<BTreeMap<u64, Job>>,
-    next_id: AtomicU64,
+    /// The next job's id; `None` once a job of id `u64::MAX` exists.
+    next_id: Mutex<Option<u64>>,
     queue: mpsc::UnboundedSender<u64>,
     /// Files some worker is recalling: another job wanting one waits for it rather than
     /// recalling it again.
@@ -87,22 +87,50 @@ impl Jobs {
             );
         }
         let mut jobs = BTreeMap::new();
-        for entry in fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                let job: Job = fs::read_to_string(&path)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|text| Ok(serde_json::from_str(&text)?))
-                    .with_context(|| {
-                        format!(
-                            "unreadable job state {}: move it away to start",
-                            path.display()
-                        )
-                    })?;
-                jobs.insert(job.id, job);
+        // The largest id any job file's name or content holds: new ids go above it, so that no
+        // job file, even one skipped here, is ever written over.
+        let mut largest = 0u64;
+        let mut skipped = Vec::new();
+        let mut names: Vec<_> = fs::read_dir(&dir)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        names.sort();
+        for path in names {
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            let named = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .and_then(|s| s.parse::<u64>().ok());
+            if let Some(named) = named {
+                largest = largest.max(named);
+            }
+            let job = fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str::<Job>(&text).map_err(|e| e.to_string()));
+            match (named, job) {
+                (None, _) => skipped.push(format!("{name} (its name is no job id)")),
+                (Some(_), Err(error)) => skipped.push(format!("{name} (unreadable: {error})")),
+                (Some(named), Ok(job)) if job.id != named => {
+                    largest = largest.max(job.id);
+                    skipped.push(format!("{name} (it holds job {})", job.id));
+                }
+                (Some(_), Ok(job)) => {
+                    jobs.insert(job.id, job);
+                }
             }
         }
-        let next_id = jobs.keys().next_back().map_or(1, |last| last + 1);
+        if !skipped.is_empty() {
+            tracing::warn!(
+                "skipped job state files in {} (move them away): {}",
+                dir.display(),
+                skipped.join(", ")
+            );
+        }
+        // None when the ids are used up: submissions then fail, saying so.
+        let next_id = largest.checked_add(1);
         let unfinished: Vec<u64> = jobs
             .values()
             .filter(|j| j.completed.is_none())
@@ -115,7 +143,7 @@ impl Jobs {
         let jobs = Jobs {
             dir,
             jobs: Mutex::new(jobs),
-            next_id: AtomicU64::new(next_id),
+            next_id: Mutex::new(next_id),
             queue: sender,
             claimed: Mutex::new(HashSet::new()),
             released: Notify::new(),
@@ -130,9 +158,9 @@ impl Jobs {
 
     /// Creates a job of checked paths, persisted before its id is given out, and queues it.
     pub fn submit(&self, files: Vec<String>) -> anyhow::Result<u64> {
-        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let job = Job {
-            id,
+        let mut next_id = self.next_id.lock().unwrap_or_else(|e| e.into_inner());
+        let mut job = Job {
+            id: 0,
             files,
             submitted: now(),
             started: None,
@@ -142,7 +170,33 @@ impl Jobs {
             errors: BTreeMap::new(),
             output: None,
         };
-        self.persist(&job)?;
+        // A job file that appeared since the start is stepped over, never written over.
+        let id = loop {
+            let Some(id) = *next_id else {
+                bail!(
+                    "no job id is left: {} holds a job of id {}; move the job files away to take new jobs",
+                    self.dir.display(),
+                    u64::MAX
+                );
+            };
+            job.id = id;
+            *next_id = id.checked_add(1);
+            match self.persist_new(&job) {
+                Ok(()) => break id,
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    tracing::warn!(job = id, "a job file of this id appeared: stepped over");
+                }
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!(
+                            "cannot write the job state {}",
+                            self.dir.join(format!("{id}.json")).display()
+                        )
+                    })
+                }
+            }
+        };
+        drop(next_id);
         tracing::info!(job = id, files = job.files.len(), "job submitted");
         self.lock().insert(id, job);
         // The workers live as long as the server; if they are gone, it is shutting down and
@@ -167,6 +221,17 @@ impl Jobs {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Job>> {
         self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes a new job's state atomically and durably, failing with `AlreadyExists` rather
+    /// than writing over a job file of the same id.
+    fn persist_new(&self, job: &Job) -> std::io::Result<()> {
+        let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+        serde_json::to_writer(&mut file, job)?;
+        file.write_all(b"\n")?;
+        file.as_file().sync_all()?;
+        file.persist_noclobber(self.dir.join(format!("{}.json", job.id)))?;
+        Ok(())
     }
 
     /// Writes a job's state atomically and durably.
@@ -347,6 +412,7 @@ mod tests {
             command: Some(command),
             mount_delay: Duration::ZERO,
             drive_rate: 1,
+            reserve: 0,
         });
         let (jobs, queue, resumed) = Jobs::load(&dir.path().join("state")).unwrap();
         assert!(resumed.is_empty());
@@ -404,5 +470,59 @@ mod tests {
         assert_eq!(jobs.status(1).unwrap()["Finished"], "true");
         assert_eq!(jobs.status(2).unwrap()["Finished"], "false");
         assert_eq!(jobs.submit(vec!["/z".into()]).unwrap(), 3);
+    }
+
+    fn job_file(dir: &Path, name: &str, id: u64, files: usize) {
+        let job = Job {
+            id,
+            files: (0..files).map(|i| format!("/f{i}")).collect(),
+            submitted: now(),
+            started: None,
+            completed: Some(now()),
+            done: files as u64,
+            failed: 0,
+            errors: BTreeMap::new(),
+            output: None,
+        };
+        fs::write(dir.join(name), serde_json::to_string(&job).unwrap()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn job_files_are_never_written_over() {
+        let state = tempfile::tempdir().unwrap();
+        let dir = state.path().join("jobs");
+        fs::create_dir_all(&dir).unwrap();
+        job_file(&dir, "1.json", 1, 12);
+        job_file(&dir, "9.json", 2, 1);
+        fs::write(dir.join("5.json"), "{").unwrap();
+        let (jobs, _queue, _) = Jobs::load(state.path()).unwrap();
+        assert!(
+            jobs.status(2).is_none(),
+            "a job under another's name is skipped"
+        );
+        assert_eq!(jobs.status(1).unwrap()["Files"], 12);
+        assert_eq!(
+            jobs.submit(vec!["/x".into()]).unwrap(),
+            10,
+            "above every name and content"
+        );
+        // A file that appears under the next id is stepped over.
+        job_file(&dir, "11.json", 11, 3);
+        assert_eq!(jobs.submit(vec!["/y".into()]).unwrap(), 12);
+        assert!(fs::read_to_string(dir.join("11.json"))
+            .unwrap()
+            .contains("/f2"));
+        assert_eq!(fs::read_to_string(dir.join("5.json")).unwrap(), "{");
+        drop(jobs);
+
+        job_file(&dir, &format!("{}.json", u64::MAX), u64::MAX, 1);
+        let (jobs, _queue, _) = Jobs::load(state.path()).unwrap();
+        let error = jobs.submit(vec!["/z".into()]).unwrap_err().to_string();
+        assert!(error.starts_with("no job id is left"), "{error}");
+        assert_eq!(jobs.status(1).unwrap()["Files"], 12, "job 1 kept");
+        assert!(fs::read_to_string(dir.join("1.json"))
+            .unwrap()
+            .contains("/f11"));
+        assert!(!dir.join("0.json").exists());
     }
 }
