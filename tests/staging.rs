@@ -351,11 +351,11 @@ fn staging_faults_of_the_server_are_one_clear_line() {
         ),
         (
             (200, "\u{1}\u{2}garbage", Duration::ZERO),
-            "answered the upload with no job id but: \u{1}\u{2}garbage",
+            "answered the upload with no job id (at most 64 of A-Z a-z 0-9 . _ -) but: \\u{1}\\u{2}garbage",
         ),
         (
             (200, "<html>\n<body>hello</body>\n</html>", Duration::ZERO),
-            "answered the upload with no job id but: <html> <body>hello</body> </html>",
+            "with no job id (at most 64 of A-Z a-z 0-9 . _ -) but: <html> <body>hello</body> </html>",
         ),
         (
             (403, "quota exceeded", Duration::ZERO),
@@ -413,6 +413,111 @@ fn staging_faults_of_the_server_are_one_clear_line() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn staging_takes_only_short_printable_job_ids() {
+    let env = TestEnv::new();
+    let digits: &'static str = Box::leak("7".repeat(10 << 20).into_boxed_str());
+    for (body, shown) in [
+        (digits, format!("but: {}...", "7".repeat(100))),
+        ("../../../../tmp/x", "but: ../../../../tmp/x".to_string()),
+        ("..", "but: ..".to_string()),
+        ("12 34", "but: 12 34".to_string()),
+    ] {
+        let server = fake(vec![(200, body, Duration::ZERO)]);
+        let output = stage_to(&env, &server.url, &["--wait"]);
+        assert_eq!(output.status.code(), Some(1));
+        let message = stderr(&output);
+        assert_eq!(message.lines().count(), 1, "{message}");
+        assert!(message.len() < 400, "{}", &message[..400]);
+        assert!(
+            message.starts_with(&format!(
+                "catalog: Chiller at {} answered the upload with no job id",
+                server.url
+            )) && message.trim_end().ends_with(&shown),
+            "{message}"
+        );
+        assert_eq!(stdout(&output), "", "no job id");
+    }
+    let jobs = catalog(&env).arg("jobs").output().unwrap();
+    assert!(jobs.status.success(), "{}", stderr(&jobs));
+    assert_eq!(stdout(&jobs), "", "no job was recorded");
+    assert!(
+        !env.path().join("ledger").exists()
+            || std::fs::read_dir(env.path().join("ledger"))
+                .unwrap()
+                .count()
+                == 0
+    );
+
+    // Ids given on the command line are checked before any server is asked.
+    for id in ["../../../../tmp/x", "..", "a b", &"9".repeat(65)] {
+        let output = catalog(&env)
+            .args(["jobs", id, "--chiller", "http://127.0.0.1:9"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{id}");
+        assert!(
+            stderr(&output).contains("is no job id"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn staging_waits_for_answers_no_longer_than_the_http_timeout() {
+    let env = TestEnv::new();
+    // Takes the upload and never answers (within the test).
+    let silent = fake(vec![(200, "1", Duration::from_secs(60))]);
+    let started = Instant::now();
+    let output = stage_to(&env, &silent.url, &["--http-timeout", "2"]);
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "catalog: Chiller at {} did not answer the upload within 2 s (--http-timeout); \
+             it may have accepted it: check the server before uploading again\n",
+            silent.url
+        )
+    );
+    assert_eq!(silent.requests.lock().unwrap().len(), 1, "never retried");
+    assert_eq!(stdout(&catalog(&env).arg("jobs").output().unwrap()), "");
+
+    // A status call that gets no answer is tried again, each try bounded.
+    let slow = fake(
+        (0..5)
+            .map(|_| (200, r#"{"Finished":"true"}"#, Duration::from_secs(60)))
+            .collect(),
+    );
+    let started = Instant::now();
+    let output = catalog(&env)
+        .args(["jobs", "3", "--http-timeout", "0.5", "--chiller", &slow.url])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        stderr(&output).ends_with(&format!(
+            "cannot get the status of job 3 from Chiller at {} after 5 tries: \
+             no answer within 0.5 s (--http-timeout)\n",
+            slow.url
+        )),
+        "{}",
+        stderr(&output)
+    );
+    let bad = catalog(&env)
+        .args(["stage", "-", "--http-timeout", "0"])
+        .write_stdin("/x\n")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
 
 #[test]

@@ -14,10 +14,17 @@ pub const DEFAULT_URL: &str = "https://chiller.eodc.eu";
 const CURL_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 /// Tries of a status call, or of connecting for an upload, before giving up.
 const TRIES: u32 = 5;
-/// How long one status call may take: it is small, so a slow answer is a fault worth retrying.
-const STATUS_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the upload may take: a large list to a busy server.
-const UPLOAD_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a request may wait for its answer by default (`--http-timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting may take, at most.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest job id taken from a server or a user.
+pub const MAX_JOB_ID: usize = 64;
+/// The most of an upload's answer that is read: a job id is short, and anything longer is
+/// no job id, whatever follows.
+const MAX_UPLOAD_ANSWER: usize = 4096;
+/// The most of a status answer that is read.
+const MAX_STATUS_ANSWER: usize = 1 << 20;
 
 /// A client of one Chiller server.
 #[derive(Debug, Clone)]
@@ -25,6 +32,7 @@ pub struct ChillerClient {
     http: reqwest::Client,
     base_url: String,
     token: Option<String>,
+    timeout: Duration,
 }
 
 /// A job's status as the server reports it.
@@ -71,6 +79,16 @@ impl JobStatus {
 impl ChillerClient {
     /// A client of the server at `base_url`, sending `token` as a bearer token if given.
     pub fn new(base_url: &str, token: Option<String>) -> anyhow::Result<Self> {
+        Self::with_timeout(base_url, token, DEFAULT_TIMEOUT)
+    }
+
+    /// Like [`ChillerClient::new`], each request waiting at most `timeout` for its answer
+    /// (the upload a second more per MiB of list) and connecting within at most 10 s.
+    pub fn with_timeout(
+        base_url: &str,
+        token: Option<String>,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let base_url = base_url.trim_end_matches('/').to_string();
         let url = reqwest::Url::parse(&base_url).with_context(|| {
             format!("bad Chiller URL '{base_url}': give one like {DEFAULT_URL}")
@@ -79,13 +97,14 @@ impl ChillerClient {
             bail!("bad Chiller URL '{base_url}': give an http or https URL like {DEFAULT_URL}");
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(CONNECT_TIMEOUT.min(timeout))
             .user_agent(concat!("catalog/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(ChillerClient {
             http,
             base_url,
             token,
+            timeout,
         })
     }
 
@@ -113,15 +132,35 @@ impl ChillerClient {
 
     /// Uploads a file list and returns the job id. Only a connection that could not be made is
     /// tried again: once the request may have reached the server, a second try could create a
-    /// duplicate job.
+    /// duplicate job. The answer must be a job id (see [`check_job_id`]); at most a few KiB of
+    /// it are read.
     pub async fn upload(&self, list: &str) -> anyhow::Result<String> {
         let mut pause = Duration::from_millis(300);
         let mut attempt = 1;
+        // A large list takes a while to send: a second more per MiB.
+        let timeout = self.timeout + Duration::from_secs((list.len() >> 20) as u64);
+        let unanswered = |error: &reqwest::Error| {
+            if error.is_timeout() {
+                anyhow!(
+                    "Chiller at {} did not answer the upload within {} (--http-timeout); \
+                     it may have accepted it: check the server before uploading again",
+                    self.base_url,
+                    seconds(timeout)
+                )
+            } else {
+                anyhow!(
+                    "Chiller at {} may have accepted the upload but did not answer ({}); \
+                     check the server before uploading again",
+                    self.base_url,
+                    describe(error)
+                )
+            }
+        };
         let response = loop {
             let request = self
                 .http
                 .post(self.url(&["upload"]))
-                .timeout(UPLOAD_TIMEOUT)
+                .timeout(timeout)
                 .header(reqwest::header::CONTENT_TYPE, CURL_CONTENT_TYPE)
                 .body(list.to_string());
             match self.authorized(request).send().await {
@@ -136,42 +175,45 @@ impl ChillerClient {
                     self.base_url,
                     describe(&error)
                 ),
-                Err(error) => bail!(
-                    "Chiller at {} may have accepted the upload but did not answer ({}); \
-                     check the server before uploading again",
-                    self.base_url,
-                    describe(&error)
-                ),
+                Err(error) => return Err(unanswered(&error)),
             }
         };
         let status = response.status();
-        let body = response.text().await.map_err(|e| {
-            anyhow!(
-                "Chiller at {} may have accepted the upload but its answer was cut off ({}); \
-                 check the server before uploading again",
-                self.base_url,
-                describe(&e)
-            )
-        })?;
+        let (body, cut) = read_limited(response, MAX_UPLOAD_ANSWER)
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    unanswered(&e)
+                } else {
+                    anyhow!(
+                        "Chiller at {} may have accepted the upload but its answer was cut off \
+                         ({}); check the server before uploading again",
+                        self.base_url,
+                        describe(&e)
+                    )
+                }
+            })?;
+        let body = String::from_utf8_lossy(&body);
         if !status.is_success() {
             bail!(
                 "Chiller at {} refused the upload ({status}): {}",
                 self.base_url,
-                one_line(&body)
+                excerpt(&body, cut)
             );
         }
         let id = body.trim();
-        if id.is_empty() {
+        if id.is_empty() && !cut {
             bail!(
                 "Chiller at {} answered the upload with an empty job id",
                 self.base_url
             );
         }
-        if !id.chars().all(|c| c.is_ascii_graphic()) {
+        if cut || check_job_id(id).is_err() {
             bail!(
-                "Chiller at {} answered the upload with no job id but: {}",
+                "Chiller at {} answered the upload with no job id (at most {MAX_JOB_ID} of \
+                 A-Z a-z 0-9 . _ -) but: {}",
                 self.base_url,
-                one_line(id)
+                excerpt(id, cut)
             );
         }
         Ok(id.to_string())
@@ -180,6 +222,7 @@ impl ChillerClient {
     /// The status of a job. Connection errors, timeouts and 5xx answers are retried with a
     /// growing pause; a 4xx answer is final and shown with the server's body.
     pub async fn status(&self, id: &str) -> anyhow::Result<JobStatus> {
+        check_job_id(id)?;
         let url = self.url(&["jobs", id]);
         let mut pause = Duration::from_millis(300);
         let mut last_error = String::new();
@@ -188,45 +231,60 @@ impl ChillerClient {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }
-            let request = self.http.get(url.clone()).timeout(STATUS_TIMEOUT);
+            let request = self.http.get(url.clone()).timeout(self.timeout);
+            let failed = |error: &reqwest::Error| {
+                if error.is_timeout() && !error.is_connect() {
+                    format!(
+                        "no answer within {} (--http-timeout)",
+                        seconds(self.timeout)
+                    )
+                } else {
+                    describe(error)
+                }
+            };
             let response = match self.authorized(request).send().await {
                 Ok(response) => response,
                 Err(error) => {
-                    last_error = describe(&error);
+                    last_error = failed(&error);
                     continue;
                 }
             };
             let status = response.status();
-            let body = match response.text().await {
-                Ok(body) => body,
+            let body = match read_limited(response, MAX_STATUS_ANSWER).await {
+                Ok((body, false)) => String::from_utf8_lossy(&body).into_owned(),
+                Ok((_, true)) => bail!(
+                    "Chiller at {} answered job {id} with more than {} bytes",
+                    self.base_url,
+                    MAX_STATUS_ANSWER
+                ),
                 Err(error) => {
-                    last_error = describe(&error);
+                    last_error = failed(&error);
                     continue;
                 }
             };
             if status.is_server_error() {
-                last_error = format!("{status}: {}", one_line(&body));
+                last_error = format!("{status}: {}", excerpt(&body, false));
                 continue;
             }
             if status == StatusCode::NOT_FOUND {
                 bail!(
                     "Chiller at {} knows no job {id}: {}",
                     self.base_url,
-                    one_line(&body)
+                    excerpt(&body, false)
                 );
             }
             if !status.is_success() {
                 bail!(
                     "Chiller at {} refused the status call ({status}): {}",
                     self.base_url,
-                    one_line(&body)
+                    excerpt(&body, false)
                 );
             }
             let raw: Map<String, Value> = serde_json::from_str(&body).map_err(|_| {
                 anyhow!(
                     "Chiller at {} answered job {id} with no JSON object: {}",
                     self.base_url,
-                    one_line(&body)
+                    excerpt(&body, false)
                 )
             })?;
             return JobStatus::from_json(raw)
@@ -239,13 +297,77 @@ impl ChillerClient {
     }
 }
 
+/// Whether `id` is a job id: 1 to 64 ASCII letters, digits, `.`, `_` or `-`, and neither `.`
+/// nor `..`. Ids come from a server or a user and end up in URLs, ledger file names and
+/// terminals, so nothing else is taken.
+pub fn check_job_id(id: &str) -> anyhow::Result<()> {
+    let fine = !id.is_empty()
+        && id.len() <= MAX_JOB_ID
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && id != "."
+        && id != "..";
+    if !fine {
+        bail!(
+            "'{}' is no job id: a job id is 1 to {MAX_JOB_ID} of A-Z a-z 0-9 . _ -",
+            excerpt(id, false)
+        );
+    }
+    Ok(())
+}
+
+/// Reads at most `limit` bytes of a body; `true` if there was more, which is left unread.
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// `30 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// Text from elsewhere as a short excerpt on one line: whitespace runs become one space,
+/// other control characters are escaped, and it is cut after 100 characters (`...` marks a
+/// cut, also when `cut` says the text was cut before).
+fn excerpt(text: &str, cut: bool) -> String {
+    let line = one_line(text);
+    let mut shown = String::new();
+    let mut chars = line.chars();
+    for c in chars.by_ref().take(100) {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    if cut || chars.next().is_some() {
+        shown.push_str("...");
+    }
+    shown
+}
+
 /// The root cause of a request error, which is what tells a user what went wrong.
 fn describe(error: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = error;
     while let Some(next) = source.source() {
         source = next;
     }
-    if error.is_timeout() {
+    if error.is_connect() && error.is_timeout() {
+        "connection failed (timed out connecting)".into()
+    } else if error.is_timeout() {
         "the server did not answer in time".into()
     } else if error.is_connect() {
         format!("connection failed ({source})")
@@ -298,5 +420,44 @@ mod tests {
         );
         assert_eq!(one_line(""), "(empty body)");
         assert!(one_line(&"x ".repeat(400)).ends_with("..."));
+    }
+
+    #[test]
+    fn job_ids_are_short_and_printable() {
+        for id in ["1", "42", "job-7.a_b", &"9".repeat(64)] {
+            assert!(check_job_id(id).is_ok(), "{id}");
+        }
+        for id in [
+            "",
+            ".",
+            "..",
+            "../../../../tmp/x",
+            "a/b",
+            "a b",
+            "1\n2",
+            "\u{1b}[31m",
+            "caf\u{e9}",
+            &"9".repeat(65),
+        ] {
+            let error = check_job_id(id).unwrap_err().to_string();
+            assert!(error.contains("is no job id"), "{id}: {error}");
+            assert!(
+                !error.contains('\n') && !error.contains('\u{1b}'),
+                "{error}"
+            );
+        }
+        let long = check_job_id(&"9".repeat(10_000)).unwrap_err().to_string();
+        assert!(long.len() < 200, "{long}");
+    }
+
+    #[test]
+    fn excerpts_are_short_and_escaped() {
+        assert_eq!(excerpt("\u{1}\u{2}garbage", false), "\\u{1}\\u{2}garbage");
+        assert_eq!(excerpt("a\n b", false), "a b");
+        assert_eq!(excerpt("12", true), "12...");
+        assert_eq!(
+            excerpt(&"7".repeat(500), false),
+            format!("{}...", "7".repeat(100))
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::client::JobStatus;
+use super::client::{check_job_id, JobStatus};
 
 /// One submitted job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,10 +122,13 @@ impl Ledger {
         })
     }
 
-    /// Records a new job; its file appears whole or not at all.
+    /// Records a new job; its file appears whole or not at all. Its id must be a job id (see
+    /// [`check_job_id`]), and is part of the file's name.
     pub fn record(&self, entry: &mut LedgerEntry) -> anyhow::Result<()> {
+        check_job_id(&entry.id)?;
         self.ready()?;
         let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+        // Checked above; the name is made of safe characters all the same.
         let safe_id: String = entry
             .id
             .chars()
@@ -184,6 +187,12 @@ impl Ledger {
                         path.display()
                     )
                 })?;
+                check_job_id(&entry.id).with_context(|| {
+                    format!(
+                        "unusable ledger entry {}: move it away to go on",
+                        path.display()
+                    )
+                })?;
                 entry.file = path;
                 Ok(entry)
             })
@@ -221,7 +230,7 @@ mod tests {
             10,
         );
         ledger.record(&mut first).unwrap();
-        let mut second = LedgerEntry::new("a/b".into(), "http://y".into(), None, vec![], 0);
+        let mut second = LedgerEntry::new("a-b.1".into(), "http://y".into(), None, vec![], 0);
         ledger.record(&mut second).unwrap();
         assert_eq!(first.status_text(), "unknown");
 
@@ -236,13 +245,32 @@ mod tests {
         assert_eq!(reopened[0].id, "17");
         assert_eq!(reopened[0].list, ["/a", "/b"]);
         assert_eq!(reopened[0].status_text(), "running 1 of 2");
-        assert_eq!(reopened[1].id, "a/b");
-        assert_eq!(
-            ledger.find("a/b").unwrap().unwrap().server,
-            "http://y",
-            "ids need not be file names"
-        );
+        assert_eq!(reopened[1].id, "a-b.1");
+        assert_eq!(ledger.find("a-b.1").unwrap().unwrap().server, "http://y");
         assert!(ledger.find("18").unwrap().is_none());
+    }
+
+    #[test]
+    fn ids_that_are_no_job_ids_are_neither_recorded_nor_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::at(dir.path());
+        for id in ["../../../../tmp/x", "..", "", &"9".repeat(10_000)] {
+            let mut entry = LedgerEntry::new(id.into(), "http://x".into(), None, vec![], 0);
+            let error = ledger.record(&mut entry).unwrap_err().to_string();
+            assert!(error.contains("is no job id"), "{error}");
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+        let mut entry = LedgerEntry::new("5".into(), "http://x".into(), None, vec![], 0);
+        ledger.record(&mut entry).unwrap();
+        let text = std::fs::read_to_string(&entry.file).unwrap();
+        std::fs::write(&entry.file, text.replace("\"5\"", "\"../x\"")).unwrap();
+        let error = format!("{:#}", ledger.entries().unwrap_err());
+        assert!(
+            error.starts_with(&format!("unusable ledger entry {}", entry.file.display()))
+                && error.contains("'../x' is no job id"),
+            "{error}"
+        );
     }
 
     #[test]

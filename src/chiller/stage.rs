@@ -21,12 +21,30 @@ pub struct ChillerArgs {
     /// Bearer token for the server
     #[arg(long, env = "CHILLER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Wait at most this long for each answer of the server (the upload's, each status
+    /// call's); connecting takes at most 10 s
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = http_timeout)]
+    pub http_timeout: f64,
 }
 
 impl ChillerArgs {
     /// A client of the chosen server.
     pub fn client(&self) -> anyhow::Result<ChillerClient> {
-        ChillerClient::new(&self.url, self.token.clone())
+        ChillerClient::with_timeout(
+            &self.url,
+            self.token.clone(),
+            Duration::from_secs_f64(self.http_timeout),
+        )
+    }
+}
+
+/// `--http-timeout`: a positive number of seconds, at most a day.
+pub fn http_timeout(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
+        _ => Err(format!(
+            "'{text}' is no timeout: give a number of seconds above 0, at most 86400"
+        )),
     }
 }
 

@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use indicatif::HumanBytes;
 
-use crate::chiller::client::DEFAULT_URL;
+use crate::chiller::client::{check_job_id, DEFAULT_URL};
 use crate::chiller::ledger::Ledger;
-use crate::chiller::stage::{note, wait};
+use crate::chiller::stage::{http_timeout, note, wait};
 use crate::chiller::{ChillerClient, JobStatus};
 
 /// Arguments of `catalog jobs`.
 #[derive(Debug, clap::Args)]
 pub struct JobsArgs {
     /// A job id: show its status as the server reports it
+    #[arg(value_parser = job_id)]
     id: Option<String>,
     /// Wait until the job is finished, showing progress on a terminal
     #[arg(long, requires = "id")]
@@ -31,6 +32,15 @@ pub struct JobsArgs {
     /// Bearer token for the server
     #[arg(long, env = "CHILLER_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Wait at most this long for each answer of the server; connecting takes at most 10 s
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = http_timeout)]
+    http_timeout: f64,
+}
+
+/// A job id as `catalog jobs` takes it: short and printable.
+fn job_id(text: &str) -> Result<String, String> {
+    check_job_id(text).map_err(|error| error.to_string())?;
+    Ok(text.to_string())
 }
 
 /// Lists the ledger, or shows one job.
@@ -48,7 +58,11 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
         .or_else(|| entry.as_ref().map(|e| e.server.clone()))
         .or_else(|| std::env::var("CHILLER_URL").ok())
         .unwrap_or_else(|| DEFAULT_URL.to_string());
-    let client = ChillerClient::new(&server, args.token.clone())?;
+    let client = ChillerClient::with_timeout(
+        &server,
+        args.token.clone(),
+        Duration::from_secs_f64(args.http_timeout),
+    )?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
