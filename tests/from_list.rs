@@ -123,6 +123,29 @@ fn malformed_lines_are_reported_and_skipped_and_nothing_else_is_lost() {
 }
 
 #[test]
+fn lines_longer_than_path_max_are_malformed_lines() {
+    let env = TestEnv::new();
+    let good = "/data/S2A_MSIL1C_20230615T230131_N0509_R029_T60WWV_20230616T000937.zip";
+    let mut list = format!("{good}\n/data/{}.zip\n", "x".repeat(5000)).into_bytes();
+    list.push(b'/');
+    list.extend(std::iter::repeat_n(b'7', 10 << 20));
+    list.extend_from_slice(
+        b"\n/data/S1A_IW_GRDH_1SDV_20220101T052008_20220101T052033_041270_04E7B4_5B5C.zip\n",
+    );
+    let output = index_list(&env, &list);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = stderr(&output);
+    assert!(
+        summary.len() < 4000,
+        "no path is shown whole: {summary:.4000}"
+    );
+    assert!(summary.contains("indexed 2 files"), "{summary}");
+    assert!(summary.contains("2 malformed list lines"), "{summary}");
+    assert_eq!(env.query("*").len(), 2);
+    assert!(env.query("*").iter().all(|p| p.len() < 200));
+}
+
+#[test]
 fn a_list_update_is_incremental() {
     let env = TestEnv::new();
     let a = "/data/S2A_MSIL1C_20230615T230131_N0509_R029_T60WWV_20230616T000937.zip";

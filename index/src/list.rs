@@ -21,9 +21,18 @@
 //!   Paths escaped by the policy's `ESCAPE '%'` (`%20` for a space) are decoded.
 //!
 //! Blank lines and lines starting with `#` are skipped; anything else that does not parse is
-//! reported as a [`MalformedLine`] and skipped, and the lines around it are read as usual.
+//! reported as a [`MalformedLine`] and skipped, and the lines around it are read as usual. So is
+//! a path longer than `PATH_MAX` (4,096 bytes), and a line longer than [`MAX_LINE`], of which
+//! no more than that is held in memory.
 
 use std::io::BufRead;
+
+/// The longest path a list may name, in bytes: Linux's `PATH_MAX`.
+pub const PATH_MAX: usize = 4096;
+
+/// The longest line a list may hold, in bytes without its line end: room for a path of
+/// `PATH_MAX` bytes written with `%XX` escapes, and the fields before it.
+pub const MAX_LINE: usize = 4 * PATH_MAX;
 
 use crate::record::{FileRecord, State};
 
@@ -81,14 +90,21 @@ impl<R: BufRead> Iterator for ListReader<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.buffer.clear();
-            match self.reader.read_until(b'\n', &mut self.buffer) {
-                Ok(0) => self.done = true,
-                Ok(_) => {
+            match read_line(&mut self.reader, &mut self.buffer, MAX_LINE) {
+                Ok(None) => self.done = true,
+                Ok(Some(length)) => {
                     self.line += 1;
                     let malformed = |reason: String| MalformedLine {
                         line: self.line,
                         reason,
                     };
+                    if length > MAX_LINE {
+                        return Some(Err(malformed(format!(
+                            "the line is {length} bytes long, longer than any path \
+                             (PATH_MAX is {PATH_MAX} bytes)"
+                        ))
+                        .into()));
+                    }
                     let Ok(text) = std::str::from_utf8(&self.buffer) else {
                         return Some(Err(malformed("not UTF-8".into()).into()));
                     };
@@ -109,6 +125,49 @@ impl<R: BufRead> Iterator for ListReader<R> {
         }
         None
     }
+}
+
+/// Reads a line into `buffer`, keeping no more than `limit` bytes of it and its line end, and
+/// skipping the rest up to the next newline. `None` at the end of the input, else the line's
+/// whole length without its line end.
+fn read_line(
+    reader: &mut impl BufRead,
+    buffer: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Option<usize>> {
+    let mut read = 0usize;
+    let mut ended = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        if available.is_empty() {
+            break;
+        }
+        let (used, end) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        // `\r\n` ends a line too: room for both beyond the limit.
+        let room = (limit + 2).saturating_sub(buffer.len());
+        buffer.extend_from_slice(&available[..used.min(room)]);
+        reader.consume(used);
+        read += used;
+        if end {
+            ended = true;
+            break;
+        }
+    }
+    if read == 0 {
+        return Ok(None);
+    }
+    let mut length = read - usize::from(ended);
+    if ended && buffer.len() == read && read >= 2 && buffer[read - 2] == b'\r' {
+        length -= 1;
+    }
+    Ok(Some(length))
 }
 
 /// Parses one line: `Ok(None)` for blank and comment lines.
@@ -264,8 +323,14 @@ fn timestamp(text: &str) -> Option<i64> {
         .map(|t| t.assume_utc().unix_timestamp())
 }
 
-/// Rejects paths that are not plain absolute paths.
+/// Rejects paths that are not plain absolute paths, and paths longer than `PATH_MAX`.
 fn check_path(path: &str) -> Result<(), String> {
+    if path.len() > PATH_MAX {
+        return Err(format!(
+            "the path is {} bytes long, longer than PATH_MAX ({PATH_MAX} bytes)",
+            path.len()
+        ));
+    }
     if !path.starts_with('/') {
         return Err(format!("'{path}' is not an absolute path"));
     }
@@ -411,6 +476,64 @@ mod tests {
             }
         );
         assert_eq!(items[3].as_ref().unwrap().path, "/y.zip");
+    }
+
+    #[test]
+    fn over_long_lines_are_malformed_and_never_held_whole() {
+        let long_path = format!("/{}", "a".repeat(PATH_MAX));
+        let reason = parse_line(&long_path).unwrap_err();
+        assert!(
+            reason.contains("longer than PATH_MAX (4096 bytes)"),
+            "{reason}"
+        );
+        let longest = format!("/{}", "a".repeat(PATH_MAX - 1));
+        assert_eq!(record(&longest).path, longest);
+        let reason = parse_line(&format!("5 1.0 0 {long_path}")).unwrap_err();
+        assert!(reason.contains("longer than PATH_MAX"), "{reason}");
+
+        let mut list = Vec::new();
+        list.extend_from_slice(format!("{S2}\n{long_path}\r\n").as_bytes());
+        list.extend_from_slice(&vec![b'/'; 10 << 20]);
+        list.extend_from_slice(format!("\n{longest}\n/last.zip").as_bytes());
+        let mut reader = ListReader::new(Cursor::new(list));
+        assert_eq!(reader.next().unwrap().unwrap().path, S2);
+        let malformed = |item: Option<Result<FileRecord, ListError>>| match item {
+            Some(Err(ListError::Malformed(line))) => line,
+            other => panic!("not a malformed line: {other:?}"),
+        };
+        let line = malformed(reader.next());
+        assert_eq!(line.line, 2);
+        assert!(line.reason.contains("longer than PATH_MAX"), "{line}");
+        let line = malformed(reader.next());
+        assert_eq!(
+            line,
+            MalformedLine {
+                line: 3,
+                reason: format!(
+                    "the line is {} bytes long, longer than any path (PATH_MAX is 4096 bytes)",
+                    10 << 20
+                )
+            }
+        );
+        assert!(
+            reader.buffer.capacity() < 4 * MAX_LINE,
+            "the line was not held whole: {}",
+            reader.buffer.capacity()
+        );
+        assert_eq!(reader.next().unwrap().unwrap().path, longest);
+        assert_eq!(reader.next().unwrap().unwrap().path, "/last.zip");
+        assert!(reader.next().is_none());
+
+        // A line of exactly MAX_LINE bytes is read whole, with either line end.
+        for end in ["\n", "\r\n", ""] {
+            let line = format!("1 2 0 x={} -- /a.zip{end}", "y".repeat(MAX_LINE - 20));
+            let mut buffer = Vec::new();
+            let length = read_line(&mut Cursor::new(line.as_bytes()), &mut buffer, MAX_LINE)
+                .unwrap()
+                .unwrap();
+            assert_eq!(length, line.trim_end().len());
+            assert_eq!(buffer, line.as_bytes());
+        }
     }
 
     #[test]
