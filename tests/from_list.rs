@@ -145,6 +145,64 @@ fn lines_longer_than_path_max_are_malformed_lines() {
     assert!(env.query("*").iter().all(|p| p.len() < 200));
 }
 
+/// `catalog` as [`TestEnv::catalog`] runs it, unable to write files larger than `bytes` (the
+/// write fails with "File too large", as on a full disk): a full file system in a test.
+fn catalog_with_file_size_limit(env: &TestEnv, bytes: u64) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("catalog"));
+    cmd.env("CATALOG_INDEX", env.index())
+        .env_remove("CHILLER_URL");
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Ignored, SIGXFSZ is ignored after exec too, and the write fails with EFBIG.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+#[test]
+fn a_build_that_cannot_write_names_the_index() {
+    let env = TestEnv::new();
+    let list = env.path().join("big-list.txt");
+    let text: String = (0..40_000)
+        .map(|i| format!("/data/S2A_MSIL1C_20230615T230131_N0509_R029_T60WWV_{i:08}T000937.zip\n"))
+        .collect();
+    std::fs::write(&list, text).unwrap();
+    let output = catalog_with_file_size_limit(&env, 64 << 10)
+        .args(["index", "--from-list"])
+        .arg(&list)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "catalog: cannot build the index at {}: File too large (os error 27)\n",
+            env.index().display()
+        )
+    );
+    let left: Vec<_> = std::fs::read_dir(env.index())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("gen-"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the failed generation is removed: {left:?}"
+    );
+}
+
 #[test]
 fn a_list_update_is_incremental() {
     let env = TestEnv::new();

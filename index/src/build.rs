@@ -303,11 +303,19 @@ pub fn build(
         now: now_rfc3339(),
         schema: CatalogSchema::new(),
     };
-    match source {
+    let built = match source {
         Source::Roots(paths) => run.crawl(&paths),
         Source::List { name, reader } if options.update => run.list_update(&name, reader),
         Source::List { name, reader } => run.list(&name, reader),
-    }
+    };
+    // An error of the index library says nothing of where: a full disk must name the index.
+    built.map_err(|error| match error {
+        CatalogError::Index(error) => CatalogError::Build {
+            dir: dir.path().to_path_buf(),
+            error,
+        },
+        other => other,
+    })
 }
 
 /// One build, with what every kind of build needs.
@@ -446,10 +454,21 @@ impl Run<'_> {
         report.info.schema_version = SCHEMA_VERSION;
         report.info.built_at = self.now.clone();
         report.info.seconds = self.started.elapsed().as_secs_f64();
-        let mut commit = writer.prepare_commit()?;
-        commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
-        commit.commit()?;
-        writer.wait_merging_threads()?;
+        let committed = (|| -> Result<()> {
+            let mut commit = writer.prepare_commit()?;
+            commit
+                .set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
+            commit.commit()?;
+            writer.wait_merging_threads()?;
+            Ok(())
+        })();
+        if let Err(error) = committed {
+            // A generation that failed to commit (a full disk) is not left to fill it.
+            if let Some(staging) = &target.staging {
+                let _ = std::fs::remove_dir_all(staging);
+            }
+            return Err(error);
+        }
         remove_unused_states(&target.generation, report.info.dir_states.as_deref());
         if let Some(staging) = &target.staging {
             self.dir.publish(staging, self.lock)?;

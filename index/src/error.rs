@@ -82,6 +82,14 @@ pub enum CatalogError {
     /// The index files could not be read or written.
     #[error("index error: {0}")]
     Index(#[from] tantivy::TantivyError),
+    /// A build could not write (or read) the index files: a full disk, for one.
+    #[error("cannot build the index at {}: {}", .dir.display(), reason(.error))]
+    Build {
+        /// The index directory.
+        dir: PathBuf,
+        /// The error from the index library, said in the message (so not a source too).
+        error: tantivy::TantivyError,
+    },
     /// The index files could not be read.
     #[error("cannot read the index: {0}")]
     Read(#[from] std::io::Error),
@@ -103,6 +111,16 @@ impl CatalogError {
     pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CatalogError {
         let context = context.into();
         move |source| CatalogError::Io { context, source }
+    }
+}
+
+/// The plain reason of an index library error: an I/O error's own words (`No space left on
+/// device (os error 28)`) rather than the library's wrapping of them.
+fn reason(error: &tantivy::TantivyError) -> String {
+    match error {
+        tantivy::TantivyError::IoError(io) => io.to_string(),
+        tantivy::TantivyError::InternalError(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 
