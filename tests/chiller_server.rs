@@ -430,3 +430,73 @@ fn chiller_server_simulate_keeps_its_free_space_reserve() {
     );
     assert_eq!(state(&paths[0]), State::Tape);
 }
+
+/// Size, allocated blocks and modification time of a file: what a recall would change.
+fn footprint(path: &std::path::Path) -> (u64, u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).unwrap();
+    (meta.size(), meta.blocks(), meta.mtime(), meta.mtime_nsec())
+}
+
+#[test]
+fn chiller_server_follows_no_link_out_of_its_root() {
+    let (env, paths) = tape_archive();
+    // A sparse file outside the root, which no recall may open.
+    let outside = env.path().join("outside.zip");
+    std::fs::File::create(&outside)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
+    let before = footprint(&outside);
+
+    // A link inside a product is refused at upload.
+    let product = env.root().join("copernicus.eu/S3A_SL_1_RBT.SEN3");
+    std::fs::create_dir_all(&product).unwrap();
+    std::fs::File::create(product.join("S1_radiance_an.nc"))
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    std::os::unix::fs::symlink(&outside, product.join("F1_BT_in.nc")).unwrap();
+    let server = Server::start(&env, &["--recall", "read"]);
+    let (code, body) = upload(&server, product.to_str().unwrap().as_bytes(), &[]);
+    assert_eq!(code, "400");
+    assert_eq!(
+        body,
+        format!(
+            "line 1: {} holds a symbolic link, which is not followed: {}/F1_BT_in.nc\n",
+            product.display(),
+            product.display()
+        )
+    );
+    drop(server);
+
+    // An accepted file swapped for a link before its recall fails, in each mode, and the
+    // outside file is untouched; the recall command is not handed it.
+    let log = env.path().join("recalled.log");
+    let command = format!("cat {{list}} >> '{}'", log.display());
+    let modes: [&[&str]; 3] = [
+        &["--recall", "simulate"],
+        &["--recall", "read"],
+        &["--recall", "command", "--recall-command", &command],
+    ];
+    for (job, (mode, path)) in modes.iter().zip(&paths).enumerate() {
+        let server = Server::start_with_delay(&env, 1000, mode);
+        let (code, _) = upload(&server, path.as_bytes(), &[]);
+        assert_eq!(code, "200", "{mode:?}");
+        std::fs::remove_file(path).unwrap();
+        std::os::unix::fs::symlink(&outside, path).unwrap();
+        let status = wait_finished(&server.url, &(job + 1).to_string(), Duration::from_secs(30));
+        assert_eq!(
+            (status["Done"].as_u64(), status["Failed"].as_u64()),
+            (Some(0), Some(1)),
+            "{mode:?}: {status}"
+        );
+        let error = status["Errors"][path].as_str().unwrap();
+        assert!(
+            error.contains("is a symbolic link or passes through one, which is not followed"),
+            "{mode:?}: {error}"
+        );
+        assert_eq!(footprint(&outside), before, "{mode:?}");
+    }
+    assert!(!log.exists(), "the recall command ran on nothing");
+}

@@ -2,8 +2,13 @@
 //! through the file (a transparent recall on an HSM file system), or a simulated tape library.
 
 use std::fs;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use catalog_index::State;
 use indicatif::HumanBytes;
@@ -48,25 +53,149 @@ pub fn is_resident(path: &Path) -> bool {
         .is_ok_and(|(size, blocks)| State::from_blocks(size, blocks) == State::Disk)
 }
 
-/// The regular files of a product: the file itself, or every file below the directory.
-fn files_of(path: &Path) -> std::io::Result<Vec<PathBuf>> {
-    if !fs::metadata(path)?.is_dir() {
+/// Opens `path`, absolute and under one of `roots`, beneath its root (the longest that holds
+/// it): no `..`, and no symbolic link followed on the way or at the end (`openat2` with
+/// `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or a walk with `O_NOFOLLOW` per component where the
+/// kernel lacks it). A link met fails with an error that says so, never an escape.
+pub fn open_beneath(roots: &[PathBuf], path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    let (root, relative) = roots
+        .iter()
+        .filter_map(|root| Some((root, path.strip_prefix(root).ok()?)))
+        .max_by_key(|(root, _)| root.as_os_str().len())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} is outside the served roots", path.display()),
+            )
+        })?;
+    if relative.as_os_str().is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is a root, no product", path.display()),
+        ));
+    }
+    let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let dir = rustix::fs::open(
+        root,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let opened = match rustix::fs::openat2(
+        &dir,
+        relative,
+        flags,
+        Mode::empty(),
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+    ) {
+        Err(rustix::io::Errno::NOSYS) => {
+            open_walking(dir, relative, flags).map_err(io::Error::from)
+        }
+        opened => opened.map_err(io::Error::from),
+    }
+    .and_then(|fd| {
+        // O_PATH | O_NOFOLLOW opens a link itself rather than failing.
+        if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) == FileType::Symlink {
+            return Err(io::Error::from(rustix::io::Errno::LOOP));
+        }
+        Ok(fd)
+    });
+    opened.map_err(|error| match error.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::LOOP.raw_os_error() => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link or passes through one, which is not followed",
+                path.display()
+            ),
+        ),
+        Some(code) if code == rustix::io::Errno::XDEV.raw_os_error() => io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} leads outside the served roots", path.display()),
+        ),
+        _ => error,
+    })
+}
+
+/// [`open_beneath`] for kernels without `openat2`: one component at a time, none a link.
+fn open_walking(mut dir: OwnedFd, relative: &Path, flags: OFlags) -> rustix::io::Result<OwnedFd> {
+    let mut parts = relative.components().peekable();
+    while let Some(part) = parts.next() {
+        let std::path::Component::Normal(name) = part else {
+            return Err(rustix::io::Errno::XDEV);
+        };
+        if parts.peek().is_none() {
+            return rustix::fs::openat(&dir, name, flags, Mode::empty());
+        }
+        dir = rustix::fs::openat(
+            &dir,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+    }
+    Err(rustix::io::Errno::INVAL)
+}
+
+/// The regular files of a product, each opened beneath its root: the file itself, or every
+/// file below the directory. A symbolic link anywhere is an error naming it: links are not
+/// followed, so that nothing outside the roots is touched.
+pub fn product_files(roots: &[PathBuf], path: &Path) -> io::Result<Vec<PathBuf>> {
+    let top = open_beneath(roots, path, OFlags::RDONLY)?;
+    if FileType::from_raw_mode(rustix::fs::fstat(&top)?.st_mode) != FileType::Directory {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files = Vec::new();
-    let mut dirs = vec![path.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir)? {
+    let mut dirs = vec![(top, path.to_path_buf())];
+    while let Some((fd, dir)) = dirs.pop() {
+        for entry in rustix::fs::Dir::read_from(&fd)? {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                dirs.push(entry.path());
-            } else {
-                files.push(entry.path());
+            let name = entry.file_name();
+            if name == c"." || name == c".." {
+                continue;
+            }
+            let stat = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            let name = std::ffi::OsStr::from_bytes(name.to_bytes());
+            match FileType::from_raw_mode(stat.st_mode) {
+                FileType::Directory => {
+                    let sub = rustix::fs::openat(
+                        &fd,
+                        name,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )?;
+                    dirs.push((sub, dir.join(name)));
+                }
+                FileType::RegularFile => files.push(dir.join(name)),
+                FileType::Symlink => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "{} holds a symbolic link, which is not followed: {}",
+                            path.display(),
+                            dir.join(name).display()
+                        ),
+                    ))
+                }
+                _ => {}
             }
         }
     }
     files.sort();
     Ok(files)
+}
+
+/// Whether a file or product, opened beneath its root, is on disk: its files' sizes and blocks
+/// from `fstat`. An error (a link, a vanished file) answers no, and the recall reports it.
+pub fn resident_beneath(roots: &[PathBuf], path: &Path) -> bool {
+    let usage = || -> io::Result<(u64, u64)> {
+        let (mut size, mut blocks) = (0, 0);
+        for file in product_files(roots, path)? {
+            let stat = rustix::fs::fstat(open_beneath(roots, &file, OFlags::PATH)?)?;
+            size += stat.st_size as u64;
+            blocks += stat.st_blocks as u64;
+        }
+        Ok((size, blocks))
+    };
+    usage().is_ok_and(|(size, blocks)| State::from_blocks(size, blocks) == State::Disk)
 }
 
 impl Recaller {
@@ -90,44 +219,86 @@ impl Recaller {
     /// Recalls a batch of paths, in the order given (sorted by path, as tape order would have
     /// them), telling `report` each path's outcome as soon as it is known. Answers the
     /// output of the recall command, in that mode.
+    /// Every path is opened beneath its root in `roots`, following no link; the recall command
+    /// gets only the paths that pass that check just before it runs.
     pub async fn recall(
         &self,
+        roots: &[PathBuf],
         batch: &[String],
         report: &mut (dyn FnMut(&str, Result<(), String>) + Send),
     ) -> Option<String> {
         match self.mode {
             RecallMode::Command => {
-                let (outcome, output) = self.run_command(batch).await;
-                for path in batch {
+                let checked = {
+                    let (roots, batch) = (roots.to_vec(), batch.to_vec());
+                    tokio::task::spawn_blocking(move || {
+                        batch
+                            .into_iter()
+                            .map(|path| {
+                                let check = product_files(&roots, Path::new(&path))
+                                    .map(drop)
+                                    .map_err(|e| format!("not recalled: {e}"));
+                                (path, check)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                    .await
+                    .unwrap_or_default()
+                };
+                let mut good = Vec::new();
+                for (path, check) in checked {
+                    match check {
+                        Ok(()) => good.push(path),
+                        Err(error) => report(&path, Err(error)),
+                    }
+                }
+                if good.is_empty() {
+                    return None;
+                }
+                let (outcome, output) = self.run_command(&good).await;
+                for path in &good {
                     report(path, outcome.clone());
                 }
                 Some(output)
             }
             RecallMode::Simulate | RecallMode::Read => {
                 for path in batch {
-                    report(path, self.recall_one(Path::new(path)).await);
+                    report(path, self.recall_one(roots, Path::new(path)).await);
                 }
                 None
             }
         }
     }
 
-    /// Recalls one file or product directory with the simulate or read mode.
-    async fn recall_one(&self, path: &Path) -> Result<(), String> {
-        let files = files_of(path).map_err(|e| e.to_string())?;
+    /// Recalls one file or product directory with the simulate or read mode, each file opened
+    /// beneath its root.
+    async fn recall_one(&self, roots: &[PathBuf], path: &Path) -> Result<(), String> {
+        let files = {
+            let (roots, path) = (roots.to_vec(), path.to_path_buf());
+            tokio::task::spawn_blocking(move || product_files(&roots, &path))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+        };
         for file in files {
-            if is_resident(&file) {
+            let roots = roots.to_vec();
+            let size = open_beneath(&roots, &file, OFlags::PATH)
+                .and_then(|fd| Ok(rustix::fs::fstat(fd)?))
+                .map_err(|e| e.to_string())?;
+            let (size, blocks) = (size.st_size as u64, size.st_blocks as u64);
+            if State::from_blocks(size, blocks) == State::Disk {
                 continue;
             }
             let outcome = match self.mode {
                 RecallMode::Simulate => {
-                    let size = fs::metadata(&file).map_err(|e| e.to_string())?.len();
                     let transfer = Duration::from_secs_f64(size as f64 / self.drive_rate as f64);
                     tokio::time::sleep(self.mount_delay + transfer).await;
                     let reserve = self.reserve;
-                    tokio::task::spawn_blocking(move || make_resident(&file, reserve)).await
+                    tokio::task::spawn_blocking(move || make_resident(&roots, &file, reserve)).await
                 }
-                RecallMode::Read => tokio::task::spawn_blocking(move || read_through(&file)).await,
+                RecallMode::Read => {
+                    tokio::task::spawn_blocking(move || read_through(&roots, &file)).await
+                }
                 RecallMode::Command => unreachable!("the command mode recalls whole batches"),
             };
             outcome.map_err(|e| e.to_string())??;
@@ -206,8 +377,9 @@ fn keep_end(text: &str) -> &str {
 }
 
 /// Reads a file through once: on an HSM file system, that recalls it.
-fn read_through(file: &Path) -> Result<(), String> {
-    fs::File::open(file)
+fn read_through(roots: &[PathBuf], file: &Path) -> Result<(), String> {
+    open_beneath(roots, file, OFlags::RDONLY)
+        .map(fs::File::from)
         .and_then(|mut file| std::io::copy(&mut file, &mut std::io::sink()))
         .map(drop)
         .map_err(|e| format!("cannot read it through: {e}"))
@@ -216,10 +388,9 @@ fn read_through(file: &Path) -> Result<(), String> {
 /// Allocates a sparse file's blocks in place, as a recall would: its size and contents (zeros
 /// where nothing was written) stay as they were, and `stat` now counts it on disk. Refuses when
 /// the allocation would leave less than `reserve` bytes free, rather than filling the disk.
-fn make_resident(file: &Path, reserve: u64) -> Result<(), String> {
-    let handle = fs::OpenOptions::new()
-        .write(true)
-        .open(file)
+fn make_resident(roots: &[PathBuf], file: &Path, reserve: u64) -> Result<(), String> {
+    let handle = open_beneath(roots, file, OFlags::WRONLY)
+        .map(fs::File::from)
         .map_err(|e| format!("cannot open for the simulated recall: {e}"))?;
     let meta = handle.metadata().map_err(|e| e.to_string())?;
     let needed = meta
@@ -273,7 +444,7 @@ mod tests {
         let batch = [file.clone(), product.clone()].map(|p| p.to_str().unwrap().to_string());
         let mut outcomes = Vec::new();
         recaller
-            .recall(&batch, &mut |path, outcome| {
+            .recall(&[dir.path().to_path_buf()], &batch, &mut |path, outcome| {
                 outcomes.push((path.to_string(), outcome))
             })
             .await;
@@ -311,14 +482,23 @@ mod tests {
             reserve: 0,
         };
         recaller.check().unwrap();
-        let batch = ["/a/1".to_string(), "/a/2".to_string()];
+        let batch = ["a/1", "a/2"].map(|f| {
+            let file = dir.path().join(f);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(&file, b"x").unwrap();
+            file.to_str().unwrap().to_string()
+        });
+        let roots = [dir.path().to_path_buf()];
         let mut outcomes = Vec::new();
         let output = recaller
-            .recall(&batch, &mut |_, outcome| outcomes.push(outcome))
+            .recall(&roots, &batch, &mut |_, outcome| outcomes.push(outcome))
             .await
             .unwrap();
         assert_eq!(outcomes, [Ok(()), Ok(())]);
-        assert_eq!(fs::read_to_string(&log).unwrap(), "/a/1\n/a/2\n");
+        assert_eq!(
+            fs::read_to_string(&log).unwrap(),
+            format!("{}\n{}\n", batch[0], batch[1])
+        );
         assert!(output.ends_with("exit status: 0\nrecalled\n"), "{output}");
 
         let failing = Recaller {
@@ -327,7 +507,9 @@ mod tests {
         };
         let mut outcomes = Vec::new();
         let output = failing
-            .recall(&batch[..1], &mut |_, outcome| outcomes.push(outcome))
+            .recall(&roots, &batch[..1], &mut |_, outcome| {
+                outcomes.push(outcome)
+            })
             .await
             .unwrap();
         assert_eq!(

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
 use crate::chiller::ledger::now;
-use crate::chiller::recall::{is_resident, Recaller};
+use crate::chiller::recall::{resident_beneath, Recaller};
 
 /// A job as persisted and as the status call shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,19 +289,20 @@ impl Jobs {
     }
 }
 
-/// Takes jobs from the queue one after another until the queue closes.
-pub async fn work(jobs: Arc<Jobs>, recaller: Arc<Recaller>, queue: Queue) {
+/// Takes jobs from the queue one after another until the queue closes. Files are opened
+/// beneath their root in `roots` (given and resolved), following no link.
+pub async fn work(jobs: Arc<Jobs>, recaller: Arc<Recaller>, roots: Arc<[PathBuf]>, queue: Queue) {
     loop {
         let Some(id) = queue.lock().await.recv().await else {
             return;
         };
-        run_job(&jobs, &recaller, id).await;
+        run_job(&jobs, &recaller, &roots, id).await;
     }
 }
 
 /// Recalls a job's files in path order. Files other jobs are recalling are waited for, then
 /// taken as recalled if they are on disk; files already on disk are not recalled again.
-async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, id: u64) {
+async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, roots: &Arc<[PathBuf]>, id: u64) {
     let started = Instant::now();
     let mut files = {
         let mut all = jobs.lock();
@@ -329,8 +330,10 @@ async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, id: u64) {
         tokio::pin!(released);
         released.as_mut().enable();
         let (mine, busy) = jobs.claim(pending);
+        let beneath = roots.clone();
         let (on_disk, batch): (Vec<String>, Vec<String>) = tokio::task::spawn_blocking(move || {
-            mine.into_iter().partition(|f| is_resident(Path::new(f)))
+            mine.into_iter()
+                .partition(|f| resident_beneath(&beneath, Path::new(f)))
         })
         .await
         .unwrap_or_default();
@@ -340,7 +343,7 @@ async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, id: u64) {
         }
         if !batch.is_empty() {
             let output = recaller
-                .recall(&batch, &mut |file, outcome| {
+                .recall(roots, &batch, &mut |file, outcome| {
                     jobs.record_outcome(id, file, outcome);
                     jobs.release(file);
                 })
@@ -420,7 +423,14 @@ mod tests {
         let first = jobs.submit(files[..2].to_vec()).unwrap();
         let second = jobs.submit(files.clone()).unwrap();
         let workers: Vec<_> = (0..2)
-            .map(|_| tokio::spawn(work(jobs.clone(), recaller.clone(), queue.clone())))
+            .map(|_| {
+                tokio::spawn(work(
+                    jobs.clone(),
+                    recaller.clone(),
+                    Arc::from([dir.path().to_path_buf()]),
+                    queue.clone(),
+                ))
+            })
             .collect();
         let finished = |id| jobs.status(id).unwrap()["Finished"] == "true";
         for _ in 0..200 {

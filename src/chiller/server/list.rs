@@ -4,6 +4,10 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
+use rustix::fs::{FileType, OFlags};
+
+use crate::chiller::recall::{open_beneath, product_files};
+
 /// Bad lines named in a refusal; the rest are counted.
 const BAD_LINES_SHOWN: usize = 100;
 
@@ -35,9 +39,9 @@ impl Roots {
         Ok(Roots { given, real })
     }
 
-    /// The roots as resolved.
-    pub fn real(&self) -> &[PathBuf] {
-        &self.real
+    /// The roots as given and as resolved: what a listed path may start with.
+    pub fn prefixes(&self) -> Vec<PathBuf> {
+        self.given.iter().chain(&self.real).cloned().collect()
     }
 
     fn lexically_under(&self, path: &Path) -> bool {
@@ -65,7 +69,7 @@ pub fn check_list(body: &[u8], roots: &Roots) -> Result<Vec<String>, Vec<String>
         let (shown, problem) = match std::str::from_utf8(line) {
             Err(_) => (
                 String::from_utf8_lossy(line).into_owned(),
-                Some("is not UTF-8"),
+                Some("is not UTF-8".to_string()),
             ),
             Ok(text) => (text.replace('\0', "\\0"), check_path(text, roots)),
         };
@@ -97,38 +101,53 @@ pub fn check_list(body: &[u8], roots: &Roots) -> Result<Vec<String>, Vec<String>
 }
 
 /// What is wrong with one path, if anything.
-fn check_path(line: &str, roots: &Roots) -> Option<&'static str> {
+fn check_path(line: &str, roots: &Roots) -> Option<String> {
     let path = Path::new(line);
     if line.contains('\0') {
-        return Some("holds a NUL byte");
+        return Some("holds a NUL byte".into());
     }
     if !path.is_absolute() {
-        return Some("is not an absolute path");
+        return Some("is not an absolute path".into());
     }
     if path.components().any(|c| c == Component::ParentDir) {
-        return Some("holds '..'");
+        return Some("holds '..'".into());
     }
     if !roots.lexically_under(path) {
-        return Some("is outside the served roots");
+        return Some("is outside the served roots".into());
     }
-    let Ok(meta) = fs::metadata(path) else {
-        return Some("does not exist");
+    let prefixes = roots.prefixes();
+    let top = match open_beneath(&prefixes, path, OFlags::PATH) {
+        Ok(top) => top,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Some("does not exist".into())
+        }
+        Err(error) if error.raw_os_error().is_none() => {
+            // Our own message names the path: say what is wrong with it.
+            let text = error.to_string();
+            return Some(text.strip_prefix(line).unwrap_or(&text).trim_start().into());
+        }
+        Err(error) => return Some(format!("cannot be opened: {error}")),
     };
-    let product_dir = meta.is_dir()
+    let kind = match rustix::fs::fstat(&top) {
+        Ok(stat) => FileType::from_raw_mode(stat.st_mode),
+        Err(error) => return Some(format!("cannot be opened: {error}")),
+    };
+    let product_dir = kind == FileType::Directory
         && path
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(catalog_index::crawl::is_product_dir);
-    if meta.is_dir() && !product_dir {
-        return Some("is a directory but no product (.SAFE, .SEN3)");
+    if kind == FileType::Directory && !product_dir {
+        return Some("is a directory but no product (.SAFE, .SEN3)".into());
     }
-    if !meta.is_file() && !product_dir {
-        return Some("is not a regular file or product directory");
+    if kind != FileType::RegularFile && !product_dir {
+        return Some("is not a regular file or product directory".into());
     }
-    let inside = fs::canonicalize(path)
-        .is_ok_and(|real| roots.real().iter().any(|root| real.starts_with(root)));
-    if !inside {
-        return Some("leads outside the served roots");
+    if product_dir {
+        if let Err(error) = product_files(&prefixes, path) {
+            let text = error.to_string();
+            return Some(text.strip_prefix(line).unwrap_or(&text).trim_start().into());
+        }
     }
     None
 }
@@ -173,8 +192,18 @@ mod tests {
                 format!("line 4: {dir}/../x holds '..'"),
                 format!("line 5: {dir}/missing does not exist"),
                 format!("line 6: {dir}/2023 is a directory but no product (.SAFE, .SEN3)"),
-                format!("line 7: {dir}/link.zip leads outside the served roots"),
+                format!("line 7: {dir}/link.zip is a symbolic link or passes through one, which is not followed"),
                 format!("line 8: {good}\\0 holds a NUL byte"),
+            ]
+        );
+        // A link inside a product is not followed: the product is refused.
+        fs::create_dir_all(root.path().join("c.SEN3/sub")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.path().join("c.SEN3/sub/x.nc")).unwrap();
+        assert_eq!(
+            check_list(format!("{dir}/c.SEN3\n{dir}/c.SEN3/sub/x.nc").as_bytes(), &roots).unwrap_err(),
+            [
+                format!("line 1: {dir}/c.SEN3 holds a symbolic link, which is not followed: {dir}/c.SEN3/sub/x.nc"),
+                format!("line 2: {dir}/c.SEN3/sub/x.nc is a symbolic link or passes through one, which is not followed"),
             ]
         );
         assert_eq!(

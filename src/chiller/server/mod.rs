@@ -65,8 +65,14 @@ impl ChillerServer {
         let (jobs, queue, resumed) = Jobs::load(&config.state_dir)?;
         let jobs = Arc::new(jobs);
         let recaller = Arc::new(config.recaller);
+        let beneath: Arc<[PathBuf]> = roots.prefixes().into();
         for _ in 0..config.workers.max(1) {
-            tokio::spawn(jobs::work(jobs.clone(), recaller.clone(), queue.clone()));
+            tokio::spawn(jobs::work(
+                jobs.clone(),
+                recaller.clone(),
+                beneath.clone(),
+                queue.clone(),
+            ));
         }
         Ok(ChillerServer {
             shared: Arc::new(Shared {
