@@ -6,6 +6,7 @@ mod commands;
 mod environment;
 mod exit;
 mod freshness;
+mod limits;
 mod output;
 mod progress;
 mod sample;

@@ -431,6 +431,39 @@ fn chiller_server_simulate_keeps_its_free_space_reserve() {
     assert_eq!(state(&paths[0]), State::Tape);
 }
 
+#[test]
+fn chiller_server_survives_malformed_http_and_half_open_connections() {
+    use common::hostile;
+    let (env, paths) = tape_archive();
+    let server = Server::start(&env, &["--header-timeout", "2s", "--request-timeout", "1s"]);
+    let address = hostile::address(&server.url);
+    // No /health here: an unknown job's 404 says the server answers.
+    hostile::malformed(address, "/jobs/999", "404");
+
+    let waiting = hostile::half_open(address, 300);
+    let opened = Instant::now();
+    let started = Instant::now();
+    assert_eq!(hostile::get(address, "/jobs/999"), "404");
+    let took = started.elapsed();
+    eprintln!("an answer with 300 half-open connections: {took:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    hostile::all_closed(waiting, opened + Duration::from_secs(6));
+    assert!(opened.elapsed() >= Duration::from_secs(2));
+
+    // A list that never arrives is cut at the time budget, and becomes no job.
+    let started = Instant::now();
+    let (code, answer) = hostile::exchange(
+        address,
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n/data/",
+    );
+    assert_eq!(code, "408", "{answer}");
+    assert!(answer.contains("--request-timeout"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (code, id) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!((code.as_str(), id.as_str()), ("200", "1\n"));
+    assert_eq!(server.stop().code(), Some(0));
+}
+
 /// Size, allocated blocks and modification time of a file: what a recall would change.
 fn footprint(path: &std::path::Path) -> (u64, u64, i64, i64) {
     use std::os::unix::fs::MetadataExt;

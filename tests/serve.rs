@@ -568,3 +568,116 @@ fn serve_gives_pystac_client_the_same_items_as_the_cli() {
     assert!(!from_cli.is_empty());
     assert_eq!(from_stac, from_cli);
 }
+
+#[test]
+fn serve_survives_malformed_http_and_half_open_connections() {
+    use common::hostile;
+    let env = sample(20);
+    let server = Server::start(&env, &["--header-timeout", "2s"]);
+    let address = hostile::address(&server.url);
+    hostile::malformed(address, "/health", "200");
+
+    let mut waiting = hostile::half_open(address, 300);
+    let opened = Instant::now();
+    let started = Instant::now();
+    assert_eq!(hostile::get(address, "/health"), "200");
+    let took = started.elapsed();
+    eprintln!("/health with 300 half-open connections: {took:?}");
+    assert!(took < Duration::from_secs(1), "/health took {took:?}");
+    // The server holds them until its header timeout, then closes every one.
+    assert!(hostile::still_open(
+        &mut waiting[0],
+        Duration::from_millis(500)
+    ));
+    hostile::all_closed(waiting, opened + Duration::from_secs(6));
+    let closed_after = opened.elapsed();
+    eprintln!("300 half-open connections closed after {closed_after:?}");
+    assert!(closed_after >= Duration::from_secs(2), "{closed_after:?}");
+
+    // A kept-alive connection left idle is closed after the same timeout.
+    let idle = hostile::idle_after_answer(address, "/health");
+    hostile::all_closed(vec![idle], Instant::now() + Duration::from_secs(5));
+    assert_eq!(hostile::get(address, "/health"), "200");
+}
+
+#[test]
+fn serve_holds_connections_beyond_its_limit_until_one_closes() {
+    use common::hostile;
+    let env = sample(20);
+    let server = Server::start(&env, &["--header-timeout", "1s", "--max-connections", "4"]);
+    let address = hostile::address(&server.url);
+    let _waiting = hostile::half_open(address, 4);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    assert_eq!(hostile::get(address, "/health"), "200");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_secs(5),
+        "/health beyond the limit took {took:?}"
+    );
+}
+
+#[test]
+fn serve_bounds_what_a_stac_search_may_ask() {
+    use common::hostile;
+    let env = sample(20);
+    let server = Server::start(&env, &["--request-timeout", "1s"]);
+    let post = |body: &str| {
+        curl(&[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+            &format!("{}/stac/search", server.url),
+        ])
+    };
+    let ids = |n: usize| {
+        (0..n)
+            .map(|i| format!("\"S2A_{i}\""))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (code, body) = post(&format!("{{\"ids\": [{}]}}", ids(50)));
+    assert_eq!(code, "200", "{body}");
+    for (search, needle) in [
+        (
+            format!("{{\"ids\": [{}]}}", ids(5000)),
+            "at most 50 ids (5000 given)",
+        ),
+        (
+            format!("{{\"collections\": [{}]}}", ids(101)),
+            "at most 100 collections (101 given)",
+        ),
+    ] {
+        let (code, body) = post(&search);
+        assert_eq!(code, "400", "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert!(body["error"].as_str().unwrap().contains(needle), "{body}");
+    }
+    let many: Vec<String> = (0..51).map(|i| format!("S2A_{i}")).collect();
+    let (code, body) = server.get(&format!("/stac/search?ids={}", many.join(",")));
+    assert_eq!(code, "400", "{body}");
+    assert!(body.contains("at most 50 ids"), "{body}");
+
+    // A body over 1 MiB is refused, in JSON.
+    let big = format!("{{\"catalog:q\": \"{}\"}}", "a".repeat(2 << 20));
+    let file = env.path().join("big.json");
+    std::fs::write(&file, big).unwrap();
+    let (code, body) = post(&format!("@{}", file.display()));
+    assert_eq!(code, "413", "{body}");
+    assert!(serde_json::from_str::<Value>(&body).is_ok(), "{body}");
+
+    // A body that never arrives is cut at the time budget.
+    let started = Instant::now();
+    let (code, answer) = hostile::exchange(
+        hostile::address(&server.url),
+        b"POST /stac/search HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"ids\":",
+    );
+    let took = started.elapsed();
+    assert_eq!(code, "503", "{answer}");
+    assert!(answer.contains("--request-timeout"), "{answer}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(server.get("/health").0, "200");
+}

@@ -47,6 +47,8 @@ pub struct ChillerServerArgs {
     /// Bearer token required on every call
     #[arg(long, env = "CHILLER_SERVER_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    #[command(flatten)]
+    limits: crate::limits::Limits,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; one log line per job event goes to stderr.
@@ -74,7 +76,7 @@ pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
         token: args.token,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let served = runtime.block_on(serve(args.listen, config));
+    let served = runtime.block_on(serve(args.listen, config, args.limits));
     // A recall running in a blocking thread is not waited for: its job resumes at the next start.
     runtime.shutdown_timeout(Duration::from_secs(5));
     served

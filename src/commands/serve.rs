@@ -19,6 +19,8 @@ pub struct ServeArgs {
     /// Bearer token required on every call
     #[arg(long = "api-token", env = "CATALOG_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    #[command(flatten)]
+    limits: crate::limits::Limits,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -28,6 +30,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         index: args.index.path()?,
         chiller: args.chiller,
         token: args.api_token,
+        limits: args.limits,
     };
     tokio::runtime::Runtime::new()?.block_on(serve(args.listen, config))
 }

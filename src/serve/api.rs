@@ -115,9 +115,14 @@ pub async fn filelist(
         return missing_query();
     };
     let catalog = shared.catalog();
-    let query = match catalog.parse(&q) {
-        Ok(query) => query,
-        Err(failure) => return query_error(failure),
+    let parsed = {
+        let catalog = catalog.clone();
+        blocking(move || catalog.parse(&q)).await
+    };
+    let query = match parsed {
+        Ok(Ok(query)) => query,
+        Ok(Err(failure)) => return query_error(failure),
+        Err(response) => return response,
     };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {

@@ -35,6 +35,8 @@ pub struct ServeConfig {
     pub chiller: crate::chiller::stage::ChillerArgs,
     /// Bearer token every call must carry, if set.
     pub token: Option<String>,
+    /// Timeouts and the connection limit.
+    pub limits: crate::limits::Limits,
 }
 
 /// What every handler shares.
@@ -53,8 +55,14 @@ impl Shared {
 
 /// Largest `limit` a search takes.
 const MAX_LIMIT: usize = 10_000;
-/// Largest request body (a staging list, a STAC search).
+/// Largest request body (a staging list).
 const MAX_BODY: usize = 64 << 20;
+/// Largest STAC search body.
+const MAX_SEARCH_BODY: usize = 1 << 20;
+/// Most `ids` a STAC search takes: each is two globs of the query, whose limit is 128.
+pub const MAX_IDS: usize = 50;
+/// Most `collections` a STAC search takes.
+pub const MAX_COLLECTIONS: usize = 100;
 
 /// A JSON error answer: `{"error": "..."}`.
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -103,9 +111,14 @@ pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", listener.local_addr()?)
         .and_then(|()| stdout.flush());
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(crate::shutdown::requested())
-        .await?;
+    let limits = shared.config.limits.clone();
+    crate::limits::serve(
+        listener,
+        router(shared),
+        &limits,
+        crate::shutdown::requested(),
+    )
+    .await;
     Ok(())
 }
 
@@ -141,7 +154,13 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/search", get(api::search))
         .route("/filelist", get(api::filelist))
         .route("/count", get(api::count))
-        .route("/stage", post(api::stage))
+        .route(
+            "/stage",
+            post(api::stage).layer(middleware::from_fn_with_state(
+                shared.clone(),
+                read_body_in_time,
+            )),
+        )
         .route("/jobs/{id}", get(api::job))
         .route("/fields", get(api::fields))
         .route("/stats", get(api::stats))
@@ -155,8 +174,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/stac/collections/{id}/items", get(stac::collection_items))
         .route(
             "/stac/search",
-            get(stac::search_get).post(stac::search_post),
+            get(stac::search_get)
+                .post(stac::search_post)
+                .layer(DefaultBodyLimit::max(MAX_SEARCH_BODY)),
         )
+        .layer(middleware::from_fn_with_state(shared.clone(), time_budget))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -181,6 +203,55 @@ async fn require_token(
         }
     }
     next.run(request).await
+}
+
+/// Answers 503 for a request that takes longer than `--request-timeout`, body and work
+/// included. The work of an index runs in a blocking thread, which finishes on its own; the
+/// connection and the client are free. `POST /stage` is not cut: it submits to Chiller, and a
+/// submission cut halfway would leave the client not knowing whether its job exists.
+async fn time_budget(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/stage" {
+        return next.run(request).await;
+    }
+    let budget = shared.config.limits.request_timeout;
+    match tokio::time::timeout(budget, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the request took longer than the server's budget of {} (--request-timeout)",
+                humantime::format_duration(budget)
+            ),
+        ),
+    }
+}
+
+/// For `POST /stage`: its list must arrive within `--request-timeout` (408), and be at most
+/// 64 MiB (413).
+async fn read_body_in_time(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let budget = shared.config.limits.request_timeout;
+    match crate::limits::read_body(request, budget, MAX_BODY).await {
+        Ok(request) => next.run(request).await,
+        Err(crate::limits::BodyRefused::TooSlow) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} (--request-timeout)",
+                humantime::format_duration(budget)
+            ),
+        ),
+        Err(crate::limits::BodyRefused::TooLarge) => error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {MAX_BODY} bytes"),
+        ),
+        Err(crate::limits::BodyRefused::Broken(failure)) => error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {failure}"),
+        ),
+    }
 }
 
 async fn measure(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {

@@ -88,8 +88,8 @@ pub async fn document() -> Json<Value> {
         ),
     ];
     let stac_search = json!({"type": "object", "properties": {
-        "collections": {"type": "array", "items": {"type": "string"}},
-        "ids": {"type": "array", "items": {"type": "string"}},
+        "collections": {"type": "array", "items": {"type": "string"}, "maxItems": super::MAX_COLLECTIONS},
+        "ids": {"type": "array", "items": {"type": "string"}, "maxItems": super::MAX_IDS},
         "datetime": {"type": "string"},
         "bbox": {"type": "array", "items": {"type": "number"}},
         "limit": {"type": "integer"},

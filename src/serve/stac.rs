@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::api::query_error;
 use super::footprint::footprint;
-use super::{blocking, error, Params, Shared, MAX_LIMIT};
+use super::{blocking, error, Params, Shared, MAX_COLLECTIONS, MAX_IDS, MAX_LIMIT};
 
 const STAC_VERSION: &str = "1.0.0";
 const CONFORMANCE: &[&str] = &[
@@ -507,6 +507,18 @@ async fn run(shared: Arc<Shared>, base: String, search: Search, post: bool) -> R
             format!("limit is between 1 and {MAX_LIMIT}"),
         );
     }
+    for (name, list, most) in [
+        ("ids", &search.ids, MAX_IDS),
+        ("collections", &search.collections, MAX_COLLECTIONS),
+    ] {
+        let given = list.as_ref().map_or(0, Vec::len);
+        if given > most {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("a search takes at most {most} {name} ({given} given)"),
+            );
+        }
+    }
     let offset = match search
         .token
         .as_deref()
@@ -580,8 +592,13 @@ pub async fn search_get(
 pub async fn search_post(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // Too large a body (413) is answered in JSON like every other refusal.
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(rejection.status(), rejection.body_text()),
+    };
     let search: Search = match serde_json::from_slice(&body) {
         Ok(search) => search,
         Err(problem) => {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own share of these helpers.
 
+pub mod hostile;
 pub mod server;
 
 use std::fs;

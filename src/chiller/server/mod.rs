@@ -10,6 +10,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Bytes;
@@ -23,6 +24,7 @@ use axum::{Json, Router};
 use self::jobs::Jobs;
 use self::list::{check_list, Roots};
 use super::recall::Recaller;
+use crate::limits::{read_body, BodyRefused, Limits};
 
 /// How a server runs.
 #[derive(Debug, Clone)]
@@ -52,6 +54,7 @@ struct Shared {
 pub struct ChillerServer {
     shared: Arc<Shared>,
     max_body: usize,
+    limits: Limits,
     /// Unfinished jobs found in the state directory and queued again.
     pub resumed: Vec<u64>,
 }
@@ -81,8 +84,15 @@ impl ChillerServer {
                 token: config.token,
             }),
             max_body: config.max_body,
+            limits: Limits::default(),
             resumed,
         })
+    }
+
+    /// Serves within `limits` rather than the default ones.
+    pub fn with_limits(mut self, limits: Limits) -> ChillerServer {
+        self.limits = limits;
+        self
     }
 
     /// The server's routes.
@@ -91,6 +101,10 @@ impl ChillerServer {
             .route("/upload", post(upload))
             .route("/jobs/{id}", get(status))
             .layer(DefaultBodyLimit::max(self.max_body))
+            .layer(middleware::from_fn_with_state(
+                (self.limits.request_timeout, self.max_body),
+                read_body_in_time,
+            ))
             .layer(middleware::from_fn_with_state(
                 self.shared.clone(),
                 require_token,
@@ -104,9 +118,7 @@ impl ChillerServer {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        crate::limits::serve(listener, self.router(), &self.limits, shutdown).await;
         let running = self.shared.jobs.running();
         if running.is_empty() {
             tracing::info!("shut down");
@@ -122,8 +134,8 @@ impl ChillerServer {
 
 /// Binds `listen`, prints `listening on ADDRESS` as the first line of stdout, and serves until
 /// SIGTERM or Ctrl-C. Unfinished jobs from the state directory are resumed.
-pub async fn serve(listen: SocketAddr, config: ServerConfig) -> anyhow::Result<()> {
-    let server = ChillerServer::start(config)?;
+pub async fn serve(listen: SocketAddr, config: ServerConfig, limits: Limits) -> anyhow::Result<()> {
+    let server = ChillerServer::start(config)?.with_limits(limits);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}: is another server there?"))?;
@@ -165,6 +177,35 @@ async fn upload(AppState(shared): AppState<Arc<Shared>>, body: Bytes) -> Respons
             (StatusCode::INTERNAL_SERVER_ERROR, "the list check failed\n").into_response()
         }
     }
+}
+
+/// A list must arrive within `--request-timeout` (408) and be at most `--max-list-bytes` (413).
+/// Only the reading is timed: a list that arrived is checked and recorded whatever that takes,
+/// so that a client is never told of a failure for a job that exists.
+async fn read_body_in_time(
+    AppState((within, max)): AppState<(Duration, usize)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let refused = match read_body(request, within, max).await {
+        Ok(request) => return next.run(request).await,
+        Err(BodyRefused::TooSlow) => (
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the list did not arrive within {} (--request-timeout)\n",
+                humantime::format_duration(within)
+            ),
+        ),
+        Err(BodyRefused::TooLarge) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the list is larger than {max} bytes (--max-list-bytes)\n"),
+        ),
+        Err(BodyRefused::Broken(error)) => (
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the list: {error}\n"),
+        ),
+    };
+    refused.into_response()
 }
 
 async fn status(AppState(shared): AppState<Arc<Shared>>, UrlPath(id): UrlPath<String>) -> Response {
