@@ -23,12 +23,15 @@ pub enum Format {
 }
 
 /// Where an answer goes: stdout, or a temporary file renamed over the target when complete, so
-/// that a reader never sees half a list.
+/// that a reader never sees half a list. A target that is no regular file (a device such as
+/// `/dev/null`, a named pipe) is written in place: renaming over it would replace it.
 pub enum Sink {
     /// Standard output.
     Stdout(BufWriter<io::StdoutLock<'static>>),
     /// A temporary file beside the target.
-    File(BufWriter<tempfile::NamedTempFile>, PathBuf),
+    File(BufWriter<Temporary>, PathBuf),
+    /// A target that is no regular file, written in place.
+    Special(BufWriter<std::fs::File>, PathBuf),
 }
 
 impl Sink {
@@ -36,6 +39,13 @@ impl Sink {
     pub fn open(path: Option<&Path>) -> anyhow::Result<Sink> {
         Ok(match path {
             None => Sink::Stdout(BufWriter::with_capacity(1 << 16, io::stdout().lock())),
+            Some(path) if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                Sink::Special(BufWriter::with_capacity(1 << 16, file), path.to_path_buf())
+            }
             Some(path) => {
                 let dir = path
                     .parent()
@@ -43,7 +53,10 @@ impl Sink {
                     .unwrap_or(Path::new("."));
                 let file = tempfile::NamedTempFile::new_in(dir)
                     .with_context(|| format!("cannot write in {}", dir.display()))?;
-                Sink::File(BufWriter::with_capacity(1 << 16, file), path.to_path_buf())
+                Sink::File(
+                    BufWriter::with_capacity(1 << 16, Temporary(file)),
+                    path.to_path_buf(),
+                )
             }
         })
     }
@@ -53,13 +66,42 @@ impl Sink {
         match self {
             Sink::Stdout(mut out) => Ok(out.flush()?),
             Sink::File(out, path) => {
-                let file = out.into_inner().map_err(|e| e.into_error())?;
-                file.as_file().sync_all()?;
-                file.persist(&path)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let failed = || format!("cannot write {}", path.display());
+                let Temporary(file) = out
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .with_context(failed)?;
+                file.as_file().sync_all().with_context(failed)?;
+                file.persist(&path).with_context(failed)?;
                 Ok(())
             }
+            Sink::Special(mut out, path) => out
+                .flush()
+                .with_context(|| format!("cannot write {}", path.display())),
         }
+    }
+}
+
+/// A temporary file written without the temporary name in its errors: they name the target.
+pub struct Temporary(tempfile::NamedTempFile);
+
+impl Write for Temporary {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.as_file_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.as_file_mut().flush()
+    }
+}
+
+/// A write error of a file, naming it; its kind is kept, so a closed pipe is still one.
+fn naming(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |error| {
+        io::Error::new(
+            error.kind(),
+            format!("cannot write {}: {error}", path.display()),
+        )
     }
 }
 
@@ -67,14 +109,16 @@ impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sink::Stdout(out) => out.write(buf),
-            Sink::File(out, _) => out.write(buf),
+            Sink::File(out, path) => out.write(buf).map_err(naming(path)),
+            Sink::Special(out, path) => out.write(buf).map_err(naming(path)),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Stdout(out) => out.flush(),
-            Sink::File(out, _) => out.flush(),
+            Sink::File(out, path) => out.flush().map_err(naming(path)),
+            Sink::Special(out, path) => out.flush().map_err(naming(path)),
         }
     }
 }

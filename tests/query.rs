@@ -311,6 +311,71 @@ fn out_writes_the_list_atomically() {
 }
 
 #[test]
+fn out_errors_name_the_file_and_devices_are_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let env = indexed();
+    let full = env
+        .catalog()
+        .args(["query", "*", "--out", "/dev/full"])
+        .output()
+        .unwrap();
+    assert_eq!(full.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&full.stderr),
+        "catalog: cannot write /dev/full: No space left on device (os error 28)\n"
+    );
+    assert!(
+        std::fs::metadata("/dev/full")
+            .unwrap()
+            .file_type()
+            .is_char_device(),
+        "the device is written, not replaced"
+    );
+    let null = env
+        .catalog()
+        .args(["query", "*", "--out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(null.status.success());
+    assert!(std::fs::metadata("/dev/null")
+        .unwrap()
+        .file_type()
+        .is_char_device());
+
+    // A file that cannot grow (a full disk, here a file size limit of one byte).
+    let out = env.path().join("list.txt");
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("catalog"));
+    cmd.env("CATALOG_INDEX", env.index())
+        .args(["query", "*", "--out"])
+        .arg(&out);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit {
+                rlim_cur: 1,
+                rlim_max: 1,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let output = cmd.output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.ends_with(&format!(
+            "cannot write {}: File too large (os error 27)\n",
+            out.display()
+        )) && message.lines().count() == 1,
+        "{message}"
+    );
+    assert!(!out.exists(), "no half list");
+}
+
+#[test]
 fn parse_shows_the_fields_of_each_name_in_order() {
     let env = TestEnv::new();
     let output = env

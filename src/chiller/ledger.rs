@@ -154,7 +154,7 @@ impl Ledger {
     fn write(&self, entry: &LedgerEntry) -> anyhow::Result<()> {
         let failed = || format!("cannot write the job ledger entry {}", entry.file.display());
         let mut file = tempfile::NamedTempFile::new_in(&self.dir).with_context(failed)?;
-        serde_json::to_writer_pretty(&mut file, entry)?;
+        serde_json::to_writer_pretty(&mut file, entry).with_context(failed)?;
         file.write_all(b"\n").with_context(failed)?;
         file.as_file().sync_all().with_context(failed)?;
         file.persist(&entry.file).with_context(failed)?;
