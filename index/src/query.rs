@@ -57,6 +57,12 @@ fn one_line(problem: &str) -> String {
         .collect()
 }
 
+/// The last line of a multi-line message (a regex syntax error ends with what is wrong).
+fn last_line(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    text.lines().last().unwrap_or_default().trim().to_string()
+}
+
 fn error<T>(problem: impl Into<String>) -> Result<T, QueryError> {
     Err(QueryError {
         problem: problem.into(),
@@ -515,7 +521,7 @@ fn glob_to_regex(glob: &str, any: &str) -> String {
 fn regex_query(pattern: &str, field: Field) -> Result<Box<dyn Query>, QueryError> {
     RegexQuery::from_pattern(pattern, field)
         .map(|q| Box::new(q) as Box<dyn Query>)
-        .or_else(|e| error(format!("bad glob: {e}")))
+        .or_else(|e| error(format!("bad glob: {}", last_line(&e))))
 }
 
 /// Which paths a path clause accepts.
@@ -561,7 +567,7 @@ fn path_query(matcher: PathMatcher) -> Box<dyn Query> {
 fn glob_matcher(regex: &str) -> Result<PathMatcher, QueryError> {
     regex::bytes::Regex::new(&format!("^{regex}$"))
         .map(PathMatcher::Pattern)
-        .or_else(|e| error(format!("bad glob: {e}")))
+        .or_else(|e| error(format!("bad glob: {}", last_line(&e))))
 }
 
 fn term_query(term: Term) -> Box<dyn Query> {
@@ -805,8 +811,10 @@ fn date_query(
             problem: format!("{name} takes a date such as 2023, 2023-06, 2023-06-15 or 2023-06-15T10:00:00Z, not '{v}'"),
         })
     };
+    // Dates beyond tantivy's (nanoseconds in an i64: 1677 to 2262) hold to its ends.
     let term = |t: OffsetDateTime| {
-        Term::from_field_date(field, DateTime::from_timestamp_secs(t.unix_timestamp()))
+        let nanos = t.unix_timestamp().saturating_mul(1_000_000_000);
+        Term::from_field_date(field, DateTime::from_timestamp_nanos(nanos))
     };
     // Every bound becomes inclusive-start / exclusive-end so that a day, month or year
     // counts whole: `<=2023-06` takes all of June, `>2023-06` starts in July.
@@ -931,6 +939,10 @@ mod tests {
             ("state:lost", "disk"),
             ("name:[a TO b]", "not a range"),
             ("size:5parsecs", "whole number"),
+            (
+                "name:*[z-a]",
+                "bad glob: error: invalid character class range",
+            ),
         ] {
             let message = compile(query, &schema).expect_err(query).to_string();
             assert!(message.contains(needle), "{query}: {message}");
@@ -1040,6 +1052,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("not 'lo\\nst'"), "{message}");
+    }
+
+    #[test]
+    fn dates_beyond_the_index_range_hold_to_its_ends() {
+        let schema = CatalogSchema::new();
+        for query in [
+            "date:0509",
+            "date:>9998",
+            "end:[0001 TO 9999-12-30]",
+            "mtime:<1000-01",
+        ] {
+            assert!(compile(query, &schema).is_ok(), "{query}");
+        }
     }
 
     #[test]
