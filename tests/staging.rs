@@ -268,6 +268,18 @@ fn staging_refuses_lists_it_cannot_stage() {
         stderr(&empty),
         "catalog: nothing to stage: the list is empty\n"
     );
+    let mut long = format!("/x/a.zip\n/{}", "y".repeat(10 << 20));
+    long.push('\n');
+    let too_long = catalog(&env)
+        .args(["stage", "-", "--chiller", "http://127.0.0.1:9"])
+        .write_stdin(long)
+        .output()
+        .unwrap();
+    assert_eq!(too_long.status.code(), Some(1));
+    assert_eq!(
+        stderr(&too_long),
+        "catalog: the list - has a line longer than any path at line 2 (PATH_MAX is 4096 bytes)\n"
+    );
     let bad_url = catalog(&env)
         .args(["stage", "-", "--chiller", "chiller.eodc.eu"])
         .write_stdin("/x\n")
