@@ -506,19 +506,36 @@ fn chiller_server_follows_no_link_out_of_its_root() {
     // An accepted file swapped for a link before its recall fails, in each mode, and the
     // outside file is untouched; the recall command is not handed it.
     let log = env.path().join("recalled.log");
+    // Simulate waits its tape mount before it opens the file, time enough to swap it. Read
+    // and command do not wait: their job was accepted by an earlier server, and the file is
+    // swapped before the next one resumes it.
     let command = format!("cat {{list}} >> '{}'", log.display());
     let modes: [&[&str]; 3] = [
         &["--recall", "simulate"],
         &["--recall", "read"],
         &["--recall", "command", "--recall-command", &command],
     ];
+    let jobs = env.path().join("chiller-state/jobs");
     for (job, (mode, path)) in modes.iter().zip(&paths).enumerate() {
-        let server = Server::start_with_delay(&env, 1000, mode);
-        let (code, _) = upload(&server, path.as_bytes(), &[]);
-        assert_eq!(code, "200", "{mode:?}");
-        std::fs::remove_file(path).unwrap();
-        std::os::unix::fs::symlink(&outside, path).unwrap();
-        let status = wait_finished(&server.url, &(job + 1).to_string(), Duration::from_secs(30));
+        let id = job + 1;
+        let server = if mode[1] == "simulate" {
+            let server = Server::start_with_delay(&env, 1000, mode);
+            let (code, _) = upload(&server, path.as_bytes(), &[]);
+            assert_eq!(code, "200", "{mode:?}");
+            std::fs::remove_file(path).unwrap();
+            std::os::unix::fs::symlink(&outside, path).unwrap();
+            server
+        } else {
+            let accepted = serde_json::json!({
+                "id": id, "files": [path], "submitted": "2026-01-01T00:00:00Z", "started": null,
+                "completed": null, "done": 0, "failed": 0, "errors": {}, "output": null,
+            });
+            std::fs::write(jobs.join(format!("{id}.json")), accepted.to_string()).unwrap();
+            std::fs::remove_file(path).unwrap();
+            std::os::unix::fs::symlink(&outside, path).unwrap();
+            Server::start(&env, mode)
+        };
+        let status = wait_finished(&server.url, &id.to_string(), Duration::from_secs(30));
         assert_eq!(
             (status["Done"].as_u64(), status["Failed"].as_u64()),
             (Some(0), Some(1)),
@@ -532,4 +549,96 @@ fn chiller_server_follows_no_link_out_of_its_root() {
         assert_eq!(footprint(&outside), before, "{mode:?}");
     }
     assert!(!log.exists(), "the recall command ran on nothing");
+}
+
+/// Whether a process runs (a zombie, waiting for a parent to reap it, does not).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat.rsplit(") ").next().unwrap_or("").chars().next(),
+            Some('Z' | 'X')
+        )
+    })
+}
+
+/// The running processes whose command line holds `marker` and a batch's list file: recall
+/// commands, not the servers that run them.
+fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains(marker) && c.contains("chiller-batch")
+            }) && running(pid)
+        })
+        .collect()
+}
+
+#[test]
+fn chiller_server_recall_commands_do_not_outlive_it() {
+    let (env, paths) = tape_archive();
+    let pids = env.path().join("recall-pids");
+    // The shell is the group's leader and records its pid; sleep runs in its group.
+    let command = format!("echo $$ >> '{}'; sleep 30; cat {{list}}", pids.display());
+    let marker = pids.display().to_string();
+    let started = |count: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let lines: Vec<String> = std::fs::read_to_string(&pids)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            if lines.len() >= count {
+                return lines;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no recall command started: {lines:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let args = ["--recall", "command", "--recall-command", command.as_str()];
+    let server = Server::start(&env, &args);
+    let (code, _) = upload(&server, paths[0].as_bytes(), &[]);
+    assert_eq!(code, "200");
+    let first = started(1);
+    // kill -9: the recall command lives on, as nothing ends it.
+    drop(server);
+    assert!(running(&first[0]), "the first recall command still runs");
+    assert_eq!(processes_with(&marker).len(), 1);
+
+    // The next server ends it before running the job again: never two at once.
+    let server = Server::start(&env, &args);
+    let second = started(2);
+    assert!(
+        !running(&first[0]),
+        "the earlier server's recall command was ended"
+    );
+    assert_eq!(processes_with(&marker), [second[1].clone()]);
+    assert!(
+        server
+            .log()
+            .contains("ending the recall command an earlier server left running"),
+        "{}",
+        server.log()
+    );
+
+    // A graceful stop ends the running recall command's group, sleep included.
+    assert!(server.stop().success());
+    assert!(!running(&second[1]));
+    assert!(processes_with(&marker).is_empty());
+    let sleeping = std::process::Command::new("pgrep")
+        .args(["-g", &second[1]])
+        .output()
+        .unwrap();
+    assert!(sleeping.stdout.is_empty(), "the whole group ended");
+    let server = Server::start(&env, &args);
+    assert_eq!(started(3).len(), 3, "the job resumes at the next start");
+    assert!(server.stop().success());
+    assert!(processes_with(&marker).is_empty());
 }

@@ -226,6 +226,7 @@ impl Recaller {
         roots: &[PathBuf],
         batch: &[String],
         report: &mut (dyn FnMut(&str, Result<(), String>) + Send),
+        spawned: &mut (dyn FnMut(Option<Spawned>) + Send),
     ) -> Option<String> {
         match self.mode {
             RecallMode::Command => {
@@ -255,7 +256,7 @@ impl Recaller {
                 if good.is_empty() {
                     return None;
                 }
-                let (outcome, output) = self.run_command(&good).await;
+                let (outcome, output) = self.run_command(&good, spawned).await;
                 for path in &good {
                     report(path, outcome.clone());
                 }
@@ -306,8 +307,14 @@ impl Recaller {
         Ok(())
     }
 
-    /// Runs the recall command on a list file of the batch; every file shares its outcome.
-    async fn run_command(&self, batch: &[String]) -> (Result<(), String>, String) {
+    /// Runs the recall command on a list file of the batch, in a process group of its own
+    /// (told to `spawned` while it runs, so that it can be ended with the server or after a
+    /// crash); every file shares its outcome.
+    async fn run_command(
+        &self,
+        batch: &[String],
+        spawned: &mut (dyn FnMut(Option<Spawned>) + Send),
+    ) -> (Result<(), String>, String) {
         let command = self.command.as_deref().expect("checked by Recaller::check");
         let list = match write_list(batch) {
             Ok(list) => list,
@@ -316,13 +323,39 @@ impl Recaller {
                 return (Err(message.clone()), message);
             }
         };
-        let line = command.replace("{list}", &shell_quote(&list.path().to_string_lossy()));
-        let output = tokio::process::Command::new("sh")
+        let list_path = list.path().to_string_lossy().into_owned();
+        let line = command.replace("{list}", &shell_quote(&list_path));
+        // Noted before the start, so that a server killed at any moment leaves the list file
+        // by which the next one finds the command.
+        spawned(Some(Spawned {
+            pgid: 0,
+            list: list_path.clone(),
+        }));
+        let child = tokio::process::Command::new("sh")
             .arg("-c")
             .arg(&line)
             .stdin(std::process::Stdio::null())
-            .output()
-            .await;
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn();
+        let output = match child {
+            Ok(child) => {
+                if let Some(pid) = child.id() {
+                    spawned(Some(Spawned {
+                        pgid: pid as i32,
+                        list: list_path,
+                    }));
+                }
+                let output = child.wait_with_output().await;
+                spawned(None);
+                output
+            }
+            Err(error) => {
+                spawned(None);
+                Err(error)
+            }
+        };
         match output {
             Ok(output) => {
                 let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -341,6 +374,64 @@ impl Recaller {
                 let message = format!("cannot run `{line}`: {error}");
                 (Err(message.clone()), message)
             }
+        }
+    }
+}
+
+/// A running recall command: its process group, and its batch's list file, which its leader's
+/// command line names (how a later server knows the group is still that command).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Spawned {
+    /// The process group, whose id is the leader's (`sh`) process id.
+    pub pgid: i32,
+    /// The batch's list file.
+    pub list: String,
+}
+
+impl Spawned {
+    /// The process group still running this recall command, if any: the noted group if its
+    /// leader's command line still names the list file, else a process whose command line
+    /// names it and that leads its own group (a server killed between the start and the note).
+    pub fn running_group(&self) -> Option<i32> {
+        let names_list = |pid: &str| {
+            fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                cmdline
+                    .windows(self.list.len())
+                    .any(|w| w == self.list.as_bytes())
+            })
+        };
+        if self.pgid > 0 && names_list(&self.pgid.to_string()) {
+            return Some(self.pgid);
+        }
+        fs::read_dir("/proc")
+            .ok()?
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+            .filter(|pid| names_list(pid))
+            .find_map(|pid| {
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+                // pid (comm) state ppid pgrp ...
+                let group: i32 = stat.rsplit(") ").next()?.split(' ').nth(2)?.parse().ok()?;
+                (group.to_string() == pid).then_some(group)
+            })
+    }
+
+    /// Ends the whole group `pgid`: SIGTERM, then SIGKILL to what is left after `grace`.
+    /// Blocks.
+    pub fn end_group(pgid: i32, grace: Duration) {
+        if pgid <= 0 {
+            return; // kill(0) or kill(-1) would signal the server's own group, or everyone.
+        }
+        // SAFETY: kill only sends signals, to a process group a server on this state directory
+        // started.
+        let group_exists = || unsafe { libc::kill(-pgid, 0) } == 0;
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + grace;
+        while group_exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if group_exists() {
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
     }
 }
@@ -444,9 +535,12 @@ mod tests {
         let batch = [file.clone(), product.clone()].map(|p| p.to_str().unwrap().to_string());
         let mut outcomes = Vec::new();
         recaller
-            .recall(&[dir.path().to_path_buf()], &batch, &mut |path, outcome| {
-                outcomes.push((path.to_string(), outcome))
-            })
+            .recall(
+                &[dir.path().to_path_buf()],
+                &batch,
+                &mut |path, outcome| outcomes.push((path.to_string(), outcome)),
+                &mut |_| {},
+            )
             .await;
         assert_eq!(
             outcomes,
@@ -491,7 +585,12 @@ mod tests {
         let roots = [dir.path().to_path_buf()];
         let mut outcomes = Vec::new();
         let output = recaller
-            .recall(&roots, &batch, &mut |_, outcome| outcomes.push(outcome))
+            .recall(
+                &roots,
+                &batch,
+                &mut |_, outcome| outcomes.push(outcome),
+                &mut |_| {},
+            )
             .await
             .unwrap();
         assert_eq!(outcomes, [Ok(()), Ok(())]);
@@ -507,9 +606,12 @@ mod tests {
         };
         let mut outcomes = Vec::new();
         let output = failing
-            .recall(&roots, &batch[..1], &mut |_, outcome| {
-                outcomes.push(outcome)
-            })
+            .recall(
+                &roots,
+                &batch[..1],
+                &mut |_, outcome| outcomes.push(outcome),
+                &mut |_| {},
+            )
             .await
             .unwrap();
         assert_eq!(

@@ -6,7 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Notify};
 
 use crate::chiller::ledger::now;
-use crate::chiller::recall::{resident_beneath, Recaller};
+use crate::chiller::recall::{resident_beneath, Recaller, Spawned};
 
 /// A job as persisted and as the status call shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +28,10 @@ struct Job {
     failed: u64,
     errors: BTreeMap<String, String>,
     output: Option<String>,
+    /// The recall command running for the job, if any: a server that starts after a crash
+    /// ends it before resuming the job, so that a batch never runs twice at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recall: Option<Spawned>,
 }
 
 impl Job {
@@ -60,10 +64,17 @@ pub struct Jobs {
     claimed: Mutex<HashSet<String>>,
     /// Told whenever claimed files are released.
     released: Notify,
+    /// Recall commands running now, by job.
+    recalls: Mutex<BTreeMap<u64, Spawned>>,
+    /// Set when the server shuts down: the running jobs stay unfinished, to resume.
+    stopping: std::sync::atomic::AtomicBool,
     /// Held for the server's life: a second server on the same state directory would hand out
     /// the same job ids.
     _lock: fs::File,
 }
+
+/// How long a recall command has to stop on SIGTERM before its group is killed.
+const GRACE: Duration = Duration::from_secs(3);
 
 /// The queue the workers take job ids from.
 pub type Queue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<u64>>>;
@@ -131,6 +142,20 @@ impl Jobs {
         }
         // None when the ids are used up: submissions then fail, saying so.
         let next_id = largest.checked_add(1);
+        // A recall command a killed server left running is ended before its job resumes.
+        for job in jobs.values_mut() {
+            let Some(recall) = job.recall.take() else {
+                continue;
+            };
+            if let Some(group) = recall.running_group().filter(|_| job.completed.is_none()) {
+                tracing::warn!(
+                    job = job.id,
+                    group,
+                    "ending the recall command an earlier server left running"
+                );
+                Spawned::end_group(group, GRACE);
+            }
+        }
         let unfinished: Vec<u64> = jobs
             .values()
             .filter(|j| j.completed.is_none())
@@ -147,6 +172,8 @@ impl Jobs {
             queue: sender,
             claimed: Mutex::new(HashSet::new()),
             released: Notify::new(),
+            recalls: Mutex::new(BTreeMap::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             _lock: lock,
         };
         Ok((
@@ -169,6 +196,7 @@ impl Jobs {
             failed: 0,
             errors: BTreeMap::new(),
             output: None,
+            recall: None,
         };
         // A job file that appeared since the start is stepped over, never written over.
         let id = loop {
@@ -217,6 +245,45 @@ impl Jobs {
             .filter(|j| j.started.is_some() && j.completed.is_none())
             .map(|j| j.id)
             .collect()
+    }
+
+    /// Ends the running recall commands' process groups and keeps their jobs unfinished, to
+    /// resume at the next start. Blocks up to the grace time.
+    pub fn end_recalls(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let recalls: Vec<Spawned> = self
+            .recalls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for recall in recalls {
+            tracing::info!(group = recall.pgid, "ending a running recall command");
+            Spawned::end_group(recall.pgid, GRACE);
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Notes the recall command a job runs (or that it ended), in memory and in its state.
+    fn note_recall(&self, id: u64, recall: Option<Spawned>) {
+        {
+            let mut recalls = self.recalls.lock().unwrap_or_else(|e| e.into_inner());
+            match &recall {
+                Some(recall) => recalls.insert(id, recall.clone()),
+                None => recalls.remove(&id),
+            };
+        }
+        let started = recall.clone();
+        self.update(id, true, |job| job.recall = recall);
+        if let Some(started) = started.filter(|_| self.stopping()) {
+            // Started as the server shut down, after the others were ended.
+            Spawned::end_group(started.pgid, GRACE);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Job>> {
@@ -296,6 +363,9 @@ pub async fn work(jobs: Arc<Jobs>, recaller: Arc<Recaller>, roots: Arc<[PathBuf]
         let Some(id) = queue.lock().await.recv().await else {
             return;
         };
+        if jobs.stopping() {
+            return;
+        }
         run_job(&jobs, &recaller, &roots, id).await;
     }
 }
@@ -343,20 +413,29 @@ async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, roots: &Arc<[PathBuf]>, 
         }
         if !batch.is_empty() {
             let output = recaller
-                .recall(roots, &batch, &mut |file, outcome| {
-                    jobs.record_outcome(id, file, outcome);
-                    jobs.release(file);
-                })
+                .recall(
+                    roots,
+                    &batch,
+                    &mut |file, outcome| {
+                        jobs.record_outcome(id, file, outcome);
+                        jobs.release(file);
+                    },
+                    &mut |recall| jobs.note_recall(id, recall),
+                )
                 .await;
             outputs.extend(output);
         }
-        if busy.is_empty() {
+        if busy.is_empty() || jobs.stopping() {
             break;
         }
         released.await;
         pending = busy;
     }
 
+    if jobs.stopping() {
+        // Its recall was ended by the shutdown: the job resumes at the next start.
+        return;
+    }
     let store = jobs.clone();
     let _ = tokio::task::spawn_blocking(move || {
         store.update(id, true, |job| {
@@ -493,6 +572,7 @@ mod tests {
             failed: 0,
             errors: BTreeMap::new(),
             output: None,
+            recall: None,
         };
         fs::write(dir.join(name), serde_json::to_string(&job).unwrap()).unwrap();
     }

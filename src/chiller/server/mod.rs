@@ -119,6 +119,9 @@ impl ChillerServer {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         crate::limits::serve(listener, self.router(), &self.limits, shutdown).await;
+        // A recall command does not outlive the server: its group is ended, its job resumes.
+        let jobs = self.shared.jobs.clone();
+        let _ = tokio::task::spawn_blocking(move || jobs.end_recalls()).await;
         let running = self.shared.jobs.running();
         if running.is_empty() {
             tracing::info!("shut down");
