@@ -622,6 +622,54 @@ mod tests {
     }
 
     #[test]
+    fn files_are_opened_beneath_their_root_through_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        fs::create_dir_all(root.join("a")).unwrap();
+        fs::write(root.join("a/f.zip"), b"x").unwrap();
+        fs::write(dir.path().join("outside.zip"), b"secret").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside.zip"), root.join("link.zip")).unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("dirlink")).unwrap();
+        let roots = [root.clone()];
+        for flags in [OFlags::RDONLY, OFlags::PATH, OFlags::WRONLY] {
+            assert!(open_beneath(&roots, &root.join("a/f.zip"), flags).is_ok());
+            for bad in ["link.zip", "dirlink/f.zip"] {
+                let error = open_beneath(&roots, &root.join(bad), flags).unwrap_err();
+                assert!(
+                    error.to_string().ends_with(
+                        "is a symbolic link or passes through one, which is not followed"
+                    ),
+                    "{bad}: {error}"
+                );
+                // The walk for kernels without openat2 refuses them too.
+                let top = rustix::fs::open(&root, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())
+                    .unwrap();
+                let walked =
+                    open_walking(top, Path::new(bad), flags | OFlags::NOFOLLOW).and_then(|fd| {
+                        let kind = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
+                        if kind == FileType::Symlink {
+                            return Err(rustix::io::Errno::LOOP);
+                        }
+                        Ok(fd)
+                    });
+                assert!(walked.is_err(), "{bad} {flags:?}");
+            }
+        }
+        let error =
+            open_beneath(&roots, &dir.path().join("outside.zip"), OFlags::RDONLY).unwrap_err();
+        assert!(error.to_string().ends_with("is outside the served roots"));
+        assert_eq!(fs::read(dir.path().join("outside.zip")).unwrap(), b"secret");
+        assert_eq!(
+            product_files(&roots, &root.join("a")).unwrap(),
+            [root.join("a/f.zip")]
+        );
+        assert!(product_files(&roots, &root)
+            .unwrap_err()
+            .to_string()
+            .ends_with("is a root, no product"));
+    }
+
+    #[test]
     fn a_command_without_its_list_is_refused() {
         let recaller = Recaller {
             mode: RecallMode::Command,
