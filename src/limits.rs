@@ -4,6 +4,7 @@
 //! protocol sniffing has no timeout, so a silent connection could wait in it forever.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,11 +14,28 @@ use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 /// File descriptors kept for anything but connections: index files, state files, children.
 const RESERVED_FILES: u64 = 128;
+
+/// Connections the kernel holds until they are accepted, while the server is at its limit or
+/// busy (tokio's default is 128, past which connections wait a second for the next try; Linux
+/// caps it at `net.core.somaxconn`).
+const BACKLOG: u32 = 4096;
+
+/// Binds `address` as tokio does (with `SO_REUSEADDR`), but with a backlog of [`BACKLOG`].
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
+}
 
 /// The limits of a server, as its command line sets them.
 #[derive(Debug, Clone, clap::Args)]

@@ -97,9 +97,8 @@ async fn blocking<T: Send + 'static>(
 /// SIGTERM or Ctrl-C.
 pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()> {
     let catalog = Catalog::open(&config.index)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let listener =
+        crate::limits::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let shared = Arc::new(Shared {
         catalog: ArcSwap::from_pointee(catalog),
         config,

@@ -139,8 +139,7 @@ impl ChillerServer {
 /// SIGTERM or Ctrl-C. Unfinished jobs from the state directory are resumed.
 pub async fn serve(listen: SocketAddr, config: ServerConfig, limits: Limits) -> anyhow::Result<()> {
     let server = ChillerServer::start(config)?.with_limits(limits);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
+    let listener = crate::limits::bind(listen)
         .with_context(|| format!("cannot listen on {listen}: is another server there?"))?;
     let address = listener.local_addr()?;
     // For whoever started the server; one who stopped reading (a closed pipe) is no reason
