@@ -428,6 +428,9 @@ fn serve_stages_through_chiller() {
     }
     let (code, _) = server.get("/jobs/999");
     assert_eq!(code, "404");
+    let (code, body) = server.get("/jobs/a%20b");
+    assert_eq!(code, "400", "{body}");
+    assert!(body.contains("no job id"), "{body}");
     let _ = chiller.kill();
     let _ = chiller.wait();
 }

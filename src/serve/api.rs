@@ -255,6 +255,9 @@ pub async fn job(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> R
         Ok(client) => client,
         Err(failure) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{failure:#}")),
     };
+    if let Err(failure) = crate::chiller::client::check_job_id(&id) {
+        return error(StatusCode::BAD_REQUEST, format!("{failure:#}"));
+    }
     match client.status(&id).await {
         Ok(status) => Json(Value::Object(status.raw)).into_response(),
         Err(failure) if failure.to_string().contains("knows no job") => {
