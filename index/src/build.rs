@@ -10,7 +10,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::crawl::{
-    check_root, count_io, crawl_root, inspect_path, io_threads_for, is_product_dir, CrawlErrors,
+    check_root, count_io, crawl_root, inspect_path, io_pool, is_product_dir, CrawlErrors,
     CrawlOptions, Found, Visit,
 };
 use crate::directory::BuildDirectory;
@@ -20,7 +20,7 @@ use crate::layout::{BuildInfo, BuildLock, Freshness, IndexDir, RootCount};
 use crate::list::{ListError, ListReader};
 use crate::record::{collection_of, path_hash, FileRecord};
 use crate::schema::{CatalogSchema, SCHEMA_VERSION};
-use crate::search::{is_below, root_of, Catalog, IndexedFile};
+use crate::search::{is_below, is_within, Catalog, IndexedFile};
 use crate::sentinel::parse_name;
 
 /// Where the files to index come from.
@@ -165,20 +165,25 @@ struct Known {
     unseen: FxHashMap<u64, IndexedFile>,
     /// Indexed files below each root of the build.
     per_root: Vec<u64>,
+    /// Indexed files below none of them.
+    outside: u64,
 }
 
 impl Known {
     fn load(catalog: &Catalog, roots: &[String], within: Option<&[String]>) -> Result<Known> {
         let files = catalog.indexed_files(roots, within)?;
         let mut per_root = vec![0; roots.len()];
+        let mut outside = 0;
         for file in &files {
-            if let Some(count) = per_root.get_mut(file.root as usize) {
-                *count += 1;
+            match per_root.get_mut(file.root as usize) {
+                Some(count) => *count += 1,
+                None => outside += 1,
             }
         }
         Ok(Known {
             unseen: files.into_iter().map(|f| (f.fingerprint, f)).collect(),
             per_root,
+            outside,
         })
     }
 
@@ -448,27 +453,16 @@ impl Run<'_> {
     fn commit(
         &self,
         mut writer: IndexWriter,
-        target: Target,
+        target: &Target,
         mut report: BuildReport,
     ) -> Result<BuildReport> {
         report.info.schema_version = SCHEMA_VERSION;
         report.info.built_at = self.now.clone();
         report.info.seconds = self.started.elapsed().as_secs_f64();
-        let committed = (|| -> Result<()> {
-            let mut commit = writer.prepare_commit()?;
-            commit
-                .set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
-            commit.commit()?;
-            writer.wait_merging_threads()?;
-            Ok(())
-        })();
-        if let Err(error) = committed {
-            // A generation that failed to commit (a full disk) is not left to fill it.
-            if let Some(staging) = &target.staging {
-                let _ = std::fs::remove_dir_all(staging);
-            }
-            return Err(error);
-        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
+        commit.commit()?;
+        writer.wait_merging_threads()?;
         remove_unused_states(&target.generation, report.info.dir_states.as_deref());
         if let Some(staging) = &target.staging {
             self.dir.publish(staging, self.lock)?;
@@ -519,7 +513,7 @@ impl Run<'_> {
                 .map(|r| r.root.clone())
                 .collect();
             for path in &paths {
-                if !indexed.iter().any(|r| r == path || is_below(path, r)) {
+                if !indexed.iter().any(|r| is_within(path, r)) {
                     let roots = if indexed.is_empty() {
                         "it was built from a list: update it with --from-list FILE --update"
                             .to_string()
@@ -536,9 +530,18 @@ impl Run<'_> {
         } else {
             paths.clone()
         };
+        let incremental = self.incremental();
+        // Loaded before the crawl, so that a refused run is refused before it walks.
+        let known = incremental
+            .map(|catalog| Known::load(catalog, &roots, options.update.then_some(&paths[..])))
+            .transpose()?;
         if let (false, false, Some(catalog)) = (options.update, options.allow_shrink, self.existing)
         {
-            let outside = catalog.count_outside(&paths)?;
+            // Outside the roots of this run: what the loaded files say, else a scan.
+            let outside = match &known {
+                Some(known) => known.outside,
+                None => catalog.count_outside(&paths)?,
+            };
             if outside > 0 {
                 let left_out: Vec<&str> = previous
                     .roots
@@ -552,15 +555,11 @@ impl Run<'_> {
                 });
             }
         }
-        let incremental = self.incremental();
         let states = incremental.and_then(|catalog| {
             let name = catalog.info().dir_states.as_ref()?;
             // A missing or damaged state file only costs listing every directory again.
             DirStates::read(&catalog.generation().join(name)).ok()
         });
-        let known = incremental
-            .map(|catalog| Known::load(catalog, &roots, options.update.then_some(&paths[..])))
-            .transpose()?;
         let target = self.target()?;
         let writer = self.writer(&target)?;
         let mut feed = self.feed(&writer, &target, known, roots.len(), false);
@@ -574,8 +573,9 @@ impl Run<'_> {
         let mut visits = Vec::new();
         let crawled = (|| -> Result<()> {
             for path in &paths {
-                feed.root = root_of(path, &roots)
-                    .or_else(|| roots.iter().position(|r| r == path))
+                feed.root = roots
+                    .iter()
+                    .position(|root| is_within(path, root))
                     .unwrap_or(usize::MAX);
                 feed.dirs_before = feed.dirs;
                 let summary = crawl_root(Path::new(path), &crawl_options, |f| feed.found(f))?;
@@ -594,6 +594,9 @@ impl Run<'_> {
             // Files of directories not listed again keep their documents; every other file
             // the crawl did not see is gone.
             let mut keep: FxHashSet<u64> = FxHashSet::default();
+            // What is known below a directory that could not be read stays known, so that
+            // its documents are kept again next time.
+            let mut unreadable: Vec<(String, DirStamp)> = Vec::new();
             for visit in &visits {
                 match visit.visit {
                     Visit::Listed => report.dirs_listed += 1,
@@ -602,14 +605,22 @@ impl Run<'_> {
                         keep.insert(path_hash(&visit.path));
                     }
                     Visit::Unreadable => {
-                        let subtree = match &states {
-                            Some(states) => states.subtree(&visit.path),
-                            None => vec![visit.path.clone()],
-                        };
-                        keep.extend(subtree.iter().map(|dir| path_hash(dir)));
+                        unreadable.push((visit.path.clone(), DirStamp::RELIST));
+                        if let Some(states) = &states {
+                            unreadable.extend(
+                                states
+                                    .subtree(&visit.path)
+                                    .into_iter()
+                                    .skip(1)
+                                    .filter_map(|dir| {
+                                        states.get(&dir).map(|known| (dir, known.stamp))
+                                    }),
+                            );
+                        }
                     }
                 }
             }
+            keep.extend(unreadable.iter().map(|(dir, _)| path_hash(dir)));
             let mut doomed = Vec::new();
             let mut removed_per_root = vec![0u64; roots.len()];
             if let Some(known) = &known {
@@ -634,6 +645,11 @@ impl Run<'_> {
                     .map_or(vec![0; roots.len()], |k| k.per_root.clone())
             };
             let census = options.restat || states.is_none();
+            // The roots this run refreshed: all of them, or those holding a path to update.
+            let touched: Vec<bool> = roots
+                .iter()
+                .map(|root| !options.update || paths.iter().any(|p| is_within(p, root)))
+                .collect();
             let counts: Vec<RootCount> = roots
                 .iter()
                 .enumerate()
@@ -642,9 +658,7 @@ impl Run<'_> {
                         .root(root)
                         .map(|r| r.freshness.clone())
                         .unwrap_or_default();
-                    let touched =
-                        !options.update || paths.iter().any(|p| p == root || is_below(p, root));
-                    if touched {
+                    if touched[i] {
                         self.stamp(&mut freshness, options.update, census);
                     }
                     RootCount {
@@ -654,11 +668,12 @@ impl Run<'_> {
                     }
                 })
                 .collect();
-            let mut counts_to_check = counts.clone();
-            if options.update {
-                counts_to_check
-                    .retain(|c| paths.iter().any(|p| p == &c.root || is_below(p, &c.root)));
-            }
+            let counts_to_check: Vec<RootCount> = counts
+                .iter()
+                .zip(&touched)
+                .filter(|(_, touched)| **touched)
+                .map(|(count, _)| count.clone())
+                .collect();
             let documents = (incremental.map_or(0, Catalog::documents) + report.added)
                 .saturating_sub(doomed.len() as u64);
             if !options.allow_shrink {
@@ -698,25 +713,12 @@ impl Run<'_> {
                 .filter(|v| v.visit != Visit::Unreadable)
                 .map(|v| (v.path.clone(), v.stamp))
                 .collect();
-            if let Some(states) = &states {
-                // What is known below a directory that could not be read stays known, so
-                // that its documents are kept again next time.
-                for visit in visits.iter().filter(|v| v.visit == Visit::Unreadable) {
-                    dirs.push((visit.path.clone(), DirStamp::RELIST));
-                    dirs.extend(
-                        states
-                            .subtree(&visit.path)
-                            .into_iter()
-                            .skip(1)
-                            .filter_map(|dir| states.get(&dir).map(|known| (dir, known.stamp))),
-                    );
-                }
-            }
+            dirs.extend(unreadable);
             if let (true, Some(states)) = (options.update, &states) {
                 dirs.extend(
                     states
                         .iter()
-                        .filter(|(dir, _)| !paths.iter().any(|p| p == dir || is_below(dir, p)))
+                        .filter(|(dir, _)| !paths.iter().any(|p| is_within(dir, p)))
                         .map(|(dir, stamp)| (dir.to_string(), stamp)),
                 );
             }
@@ -741,7 +743,8 @@ impl Run<'_> {
         self.finish(outcome, writer, target, report)
     }
 
-    /// Commits, or on failure leaves the index as it was and removes a staged generation.
+    /// Commits, or on failure (before the commit or in it: a full disk) leaves the index as
+    /// it was and removes a staged generation, so that it does not fill the disk.
     fn finish(
         &self,
         outcome: Result<()>,
@@ -749,14 +752,13 @@ impl Run<'_> {
         target: Target,
         report: BuildReport,
     ) -> Result<BuildReport> {
-        if let Err(error) = outcome {
-            drop(writer);
-            if let Some(staging) = target.staging {
+        let committed = outcome.and_then(|()| self.commit(writer, &target, report));
+        if committed.is_err() {
+            if let Some(staging) = &target.staging {
                 let _ = std::fs::remove_dir_all(staging);
             }
-            return Err(error);
         }
-        self.commit(writer, target, report)
+        committed
     }
 
     /// Sets the times a build of this kind refreshes.
@@ -781,22 +783,10 @@ impl Run<'_> {
         let writer = self.writer(&target)?;
         let mut feed = self.feed(&writer, &target, known, 0, true);
         let mut malformed_lines = 0;
-        let read = (|| -> Result<()> {
-            for line in ListReader::new(reader) {
-                match line {
-                    Ok(record) => feed.add(record),
-                    Err(ListError::Malformed(_)) => malformed_lines += 1,
-                    Err(ListError::Read { line, source }) => {
-                        return Err(CatalogError::ListRead {
-                            list: name.to_string(),
-                            line,
-                            source,
-                        })
-                    }
-                }
-            }
+        let read = read_list(name, reader, |record| feed.add(record)).and_then(|malformed| {
+            malformed_lines = malformed;
             feed.error.take().map_or(Ok(()), Err)
-        })();
+        });
         let Feed {
             known,
             mut report,
@@ -847,33 +837,16 @@ impl Run<'_> {
     /// what changed, the file system how it is now.
     fn list_update(&self, name: &str, reader: Box<dyn BufRead + Send>) -> Result<BuildReport> {
         let catalog = self.incremental().expect("an update has an index");
-        let mut malformed_lines = 0;
         let mut paths = Vec::new();
-        for line in ListReader::new(reader) {
-            match line {
-                Ok(record) => paths.push(record.path),
-                Err(ListError::Malformed(_)) => malformed_lines += 1,
-                Err(ListError::Read { line, source }) => {
-                    return Err(CatalogError::ListRead {
-                        list: name.to_string(),
-                        line,
-                        source,
-                    })
-                }
-            }
-        }
+        let mut malformed_lines = read_list(name, reader, |record| paths.push(record.path))?;
         paths.sort_unstable();
         paths.dedup();
         let probe = paths
             .first()
             .and_then(|path| crate::dirs::parent_dir(path))
             .unwrap_or("/");
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(io_threads_for(Path::new(probe), self.options.io_threads))
-            .build()
-            .map_err(|error| {
-                CatalogError::io("cannot start the stat threads")(io::Error::other(error))
-            })?;
+        let pool = io_pool(Path::new(probe), self.options.io_threads)
+            .map_err(CatalogError::io("cannot start the stat threads"))?;
         let found: Vec<(String, io::Result<FileRecord>)> = pool.install(|| {
             paths
                 .into_par_iter()
@@ -949,8 +922,32 @@ impl Run<'_> {
             dir_states: previous.dir_states.clone(),
             ..BuildInfo::default()
         };
-        self.commit(writer, target, report)
+        self.finish(Ok(()), writer, target, report)
     }
+}
+
+/// Hands each record of the list `name` to `each` and returns how many lines were malformed;
+/// a list that cannot be read to its end is an error.
+fn read_list(
+    name: &str,
+    reader: Box<dyn BufRead + Send>,
+    mut each: impl FnMut(FileRecord),
+) -> Result<u64> {
+    let mut malformed = 0;
+    for line in ListReader::new(reader) {
+        match line {
+            Ok(record) => each(record),
+            Err(ListError::Malformed(_)) => malformed += 1,
+            Err(ListError::Read { line, source }) => {
+                return Err(CatalogError::ListRead {
+                    list: name.to_string(),
+                    line,
+                    source,
+                })
+            }
+        }
+    }
+    Ok(malformed)
 }
 
 /// How a list's root is named: `list:FILE`.

@@ -257,6 +257,16 @@ pub fn io_threads_for(dir: &Path, asked: Option<usize>) -> usize {
     }
 }
 
+/// The threads that keep a crawl's metadata calls in flight, as many as
+/// [`io_threads_for`] says for `dir`.
+pub fn io_pool(dir: &Path, asked: Option<usize>) -> io::Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(io_threads_for(dir, asked))
+        .thread_name(|i| format!("crawl-{i}"))
+        .build()
+        .map_err(io::Error::other)
+}
+
 /// The average time of a listing of `dir` and a `stat` of each of its first entries.
 fn metadata_call_time(dir: &Path) -> Duration {
     let started = Instant::now();
@@ -326,13 +336,10 @@ pub fn crawl_root(
     let root = check_root(root)?;
     let root = root.to_str().expect("check_root accepts UTF-8 roots only");
     let mut summary = CrawlSummary::default();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(io_threads_for(Path::new(root), options.io_threads))
-        .thread_name(|i| format!("crawl-{i}"))
-        .build()
-        .map_err(|error| RootError::Unreadable {
+    let pool =
+        io_pool(Path::new(root), options.io_threads).map_err(|source| RootError::Unreadable {
             path: PathBuf::from(root),
-            source: io::Error::other(error),
+            source,
         })?;
     let walk = Walk {
         previous: options.previous,

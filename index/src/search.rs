@@ -688,6 +688,11 @@ pub fn is_below(path: &str, dir: &str) -> bool {
     path.len() > dir.len() + 1 && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
 }
 
+/// Whether `path` is the directory `dir` or lies below it.
+pub fn is_within(path: &str, dir: &str) -> bool {
+    path == dir || is_below(path, dir)
+}
+
 /// The first of `roots` that `path` lies below.
 pub fn root_of(path: &str, roots: &[String]) -> Option<usize> {
     roots.iter().position(|root| is_below(path, root))
