@@ -4,6 +4,10 @@
 //! `field:(a OR b)`, ranges `orbit:[100 TO 120]` (`{}` excludes the ends, `*` leaves one open),
 //! comparisons `size:>1000000000`, globs `name:*_N0500_*`. A bare term searches the name
 //! tokens. Keyword values ignore case; dates take a year, month, day or instant.
+//!
+//! Text is parsed into a [`Node`] tree, which is compiled into a tantivy query. Callers that
+//! translate another language (STAC, CQL2) build the tree themselves and compile it with
+//! [`compile_node`], under the same checks and limits as text.
 
 use std::ops::Bound;
 
@@ -26,6 +30,9 @@ pub mod limits {
     pub const MAX_CLAUSES: usize = 4096;
     /// The most globs in one query: each is matched against a whole dictionary.
     pub const MAX_GLOBS: usize = 128;
+    /// The deepest nesting of AND, OR and NOT nodes in a query tree. Each level of parentheses
+    /// in text may hold an OR of ANDs, so this is what [`MAX_DEPTH`] allows text to reach.
+    pub const MAX_TREE_DEPTH: usize = 2 * MAX_DEPTH + 2;
     /// The longest glob, in characters.
     pub const MAX_GLOB_CHARS: usize = 1024;
     /// The most wildcards (`*`, `?`, `[`) in one glob.
@@ -69,7 +76,9 @@ fn error<T>(problem: impl Into<String>) -> Result<T, QueryError> {
     })
 }
 
-/// A parsed query, before it is tied to an index.
+/// A query tree, before it is tied to an index: what [`parse`] makes of query text, and what
+/// callers that translate another query language (STAC, CQL2) build directly, with the
+/// constructors below, and compile with [`compile_node`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
     /// All of these match.
@@ -87,13 +96,82 @@ pub enum Node {
     },
 }
 
-/// The value side of a clause.
+/// The value side of a clause. Values are written as in query text and read by the field's
+/// rules: keywords ignore case and take a tile without its `T` or a baseline without its `N`,
+/// orbits may keep their `R`, sizes take units (`1G`, `2KiB`), dates take a year, month, day or
+/// instant, `state` is `disk` or `tape`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    /// One value, possibly a glob.
-    Term(String),
-    /// A range; comparisons are ranges open at one end.
+    /// One value, never a glob. On `name` it matches names holding all of its tokens; on every
+    /// other field, that value. A date value covers its whole period (a day, a month...).
+    Exact(String),
+    /// An fnmatch glob (`*`, `?`, `[abc]`, `[!abc]`) over a path, name or keyword field; on
+    /// `name` it covers the whole file name. See [`escape_glob`] for literal parts.
+    Glob(String),
+    /// A range; comparisons are ranges open at one end. On numbers, dates and keywords.
     Range(Bound<String>, Bound<String>),
+    /// The field has a value (`*` on a number or date in query text).
+    Exists,
+}
+
+impl Node {
+    /// `field` is exactly `value`; see [`Value::Exact`].
+    pub fn exact(field: &str, value: impl Into<String>) -> Node {
+        Node::clause(field, Value::Exact(value.into()))
+    }
+
+    /// `field` matches the glob `pattern`; see [`Value::Glob`].
+    pub fn glob(field: &str, pattern: impl Into<String>) -> Node {
+        Node::clause(field, Value::Glob(pattern.into()))
+    }
+
+    /// `field` lies between `low` and `high`; a comparison leaves one end unbounded
+    /// (`orbit < 10` is `range("orbit", Unbounded, Excluded("10"))`).
+    pub fn range(field: &str, low: Bound<String>, high: Bound<String>) -> Node {
+        Node::clause(field, Value::Range(low, high))
+    }
+
+    /// `field` has a value.
+    pub fn exists(field: &str) -> Node {
+        Node::clause(field, Value::Exists)
+    }
+
+    /// `field` is any one of `values` (an `in` list): an [`Node::Or`] of exact values.
+    pub fn any_of<V: Into<String>>(field: &str, values: impl IntoIterator<Item = V>) -> Node {
+        Node::Or(values.into_iter().map(|v| Node::exact(field, v)).collect())
+    }
+
+    fn clause(field: &str, value: Value) -> Node {
+        Node::Clause {
+            field: Some(field.to_string()),
+            value,
+        }
+    }
+}
+
+/// `!node` does not match: a [`Node::Not`].
+impl std::ops::Not for Node {
+    type Output = Node;
+
+    fn not(self) -> Node {
+        Node::Not(Box::new(self))
+    }
+}
+
+/// Escapes the glob characters of `literal`, so that it can be part of a [`Value::Glob`] and
+/// match itself only (`a*b` becomes `a[*]b`).
+pub fn escape_glob(literal: &str) -> String {
+    let mut escaped = String::with_capacity(literal.len());
+    for c in literal.chars() {
+        if matches!(c, '*' | '?' | '[') {
+            escaped.push('[');
+            escaped.push(c);
+            escaped.push(']');
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
 }
 
 /// Parses query text into a [`Node`], checking field names.
@@ -249,7 +327,7 @@ impl Parser {
             Some(')') => return error(format!("unexpected ')' at column {}", self.pos + 1)),
             Some('"') => {
                 let value = self.parse_quoted()?;
-                return Ok(clause(field, Value::Term(value)));
+                return Ok(clause(field, term(field, value)));
             }
             Some('[') | Some('{') => {
                 let value = self.parse_range()?;
@@ -273,18 +351,18 @@ impl Parser {
                 }
                 let rest = &word[colon + 1..];
                 if !rest.is_empty() && !rest.starts_with(['[', '{', '"']) {
-                    return Ok(clause(Some(name), comparison(rest)));
+                    return Ok(clause(Some(name), comparison(Some(name), rest)));
                 }
                 self.pos = start + name.chars().count() + 1;
                 return match self.peek() {
                     Some('(') => self.parse_group(Some(name)),
-                    Some('"') => Ok(clause(Some(name), Value::Term(self.parse_quoted()?))),
+                    Some('"') => Ok(clause(Some(name), term(Some(name), self.parse_quoted()?))),
                     Some('[') | Some('{') => Ok(clause(Some(name), self.parse_range()?)),
                     _ => error(format!("field '{name}' has no value")),
                 };
             }
         }
-        Ok(clause(field, comparison(&word)))
+        Ok(clause(field, comparison(field, &word)))
     }
 
     fn parse_group(&mut self, field: Option<&str>) -> Result<Node, QueryError> {
@@ -393,8 +471,20 @@ fn clause(field: Option<&str>, value: Value) -> Node {
     }
 }
 
-/// Reads `>x`, `>=x`, `<x`, `<=x` as ranges, anything else as a term.
-fn comparison(word: &str) -> Value {
+/// A value of query text: a glob where the field takes globs and the value has wildcards, `*`
+/// alone on a number or date any value, anything else itself.
+fn term(field: Option<&str>, value: String) -> Value {
+    match field_kind(field.unwrap_or("name")) {
+        Some(FieldKind::Path | FieldKind::Name | FieldKind::Keyword) if is_glob(&value) => {
+            Value::Glob(value)
+        }
+        Some(FieldKind::Number | FieldKind::Date) if value == "*" => Value::Exists,
+        _ => Value::Exact(value),
+    }
+}
+
+/// Reads `>x`, `>=x`, `<x`, `<=x` as ranges, anything else as a [`term`].
+fn comparison(field: Option<&str>, word: &str) -> Value {
     let owned = |s: &str| s.to_string();
     if let Some(v) = word.strip_prefix(">=") {
         Value::Range(Bound::Included(owned(v)), Bound::Unbounded)
@@ -405,31 +495,33 @@ fn comparison(word: &str) -> Value {
     } else if let Some(v) = word.strip_prefix('<') {
         Value::Range(Bound::Unbounded, Bound::Excluded(owned(v)))
     } else {
-        Value::Term(owned(word))
+        term(field, owned(word))
     }
 }
 
-/// Checks the clause and glob limits over a parsed query (its depth is checked while parsing).
+/// Checks the limits over a query tree: its depth, clauses and globs. Text is checked for
+/// depth while it is parsed, so that no text recurses deeper than [`MAX_DEPTH`]; a tree built
+/// by a caller is checked here, before anything recurses over it.
 fn check_limits(node: &Node) -> Result<(), QueryError> {
     let (mut clauses, mut globs) = (0, 0);
-    let mut pending = vec![node];
-    while let Some(node) = pending.pop() {
+    let mut pending = vec![(node, 1)];
+    while let Some((node, depth)) = pending.pop() {
+        if depth > MAX_TREE_DEPTH {
+            return error(format!(
+                "the query nests deeper than {MAX_TREE_DEPTH} levels of AND, OR and NOT"
+            ));
+        }
         match node {
-            Node::And(children) | Node::Or(children) => pending.extend(children),
-            Node::Not(inner) => pending.push(inner),
-            Node::Clause { field, value } => {
+            Node::And(children) | Node::Or(children) => {
+                pending.extend(children.iter().map(|child| (child, depth + 1)))
+            }
+            Node::Not(inner) => pending.push((inner, depth + 1)),
+            Node::Clause { value, .. } => {
                 clauses += 1;
                 if clauses > MAX_CLAUSES {
                     return error(format!("the query has more than {MAX_CLAUSES} clauses"));
                 }
-                let Value::Term(v) = value else { continue };
-                let globbing = matches!(
-                    field_kind(field.as_deref().unwrap_or("name")),
-                    Some(FieldKind::Path | FieldKind::Name | FieldKind::Keyword)
-                );
-                if !globbing || !is_glob(v) {
-                    continue;
-                }
+                let Value::Glob(v) = value else { continue };
                 globs += 1;
                 if globs > MAX_GLOBS {
                     return error(format!("the query has more than {MAX_GLOBS} globs"));
@@ -451,7 +543,15 @@ fn check_limits(node: &Node) -> Result<(), QueryError> {
 
 /// Turns query text into a tantivy query over the catalog schema.
 pub fn compile(text: &str, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
-    to_query(&parse(text)?, schema)
+    compile_node(&parse(text)?, schema)
+}
+
+/// Turns a query tree into a tantivy query over the catalog schema, with the checks and limits
+/// of query text: unknown fields, values a field does not take, depth, clauses and globs each
+/// give a [`QueryError`].
+pub fn compile_node(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
+    check_limits(node)?;
+    to_query(node, schema)
 }
 
 fn to_query(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
@@ -506,7 +606,7 @@ fn glob_to_regex(glob: &str, any: &str) -> String {
                         .strip_prefix('!')
                         .map_or(class.clone(), |rest| format!("^{rest}"));
                     regex.push('[');
-                    regex.push_str(&class.replace('\\', "\\\\"));
+                    regex.push_str(&class.replace('\\', "\\\\").replace('[', "\\["));
                     regex.push(']');
                 } else {
                     regex.push_str("\\[");
@@ -583,15 +683,15 @@ fn clause_query(
         problem: format!("unknown field '{name}'"),
     })?;
     match (kind, value) {
-        (FieldKind::Path, Value::Term(v)) if is_glob(v) => {
-            Ok(path_query(glob_matcher(&glob_to_regex(v, ".*"))?))
-        }
-        (FieldKind::Path, Value::Term(v)) => Ok(path_query(PathMatcher::Exact(v.clone()))),
-        (FieldKind::Name, Value::Term(v)) if is_glob(v) => Ok(path_query(glob_matcher(&format!(
+        // Every document has a path, and so a name.
+        (FieldKind::Path | FieldKind::Name, Value::Exists) => Ok(Box::new(AllQuery)),
+        (FieldKind::Path, Value::Glob(v)) => Ok(path_query(glob_matcher(&glob_to_regex(v, ".*"))?)),
+        (FieldKind::Path, Value::Exact(v)) => Ok(path_query(PathMatcher::Exact(v.clone()))),
+        (FieldKind::Name, Value::Glob(v)) => Ok(path_query(glob_matcher(&format!(
             "(?:.*/)?{}",
             glob_to_regex(v, "[^/]*")
         ))?)),
-        (FieldKind::Name, Value::Term(v)) => {
+        (FieldKind::Name, Value::Exact(v)) => {
             let tokens = CatalogSchema::name_tokens(v);
             if tokens.is_empty() {
                 return error(format!("'{v}' holds no letters or digits to search for"));
@@ -644,8 +744,9 @@ fn keyword_query(
         .field(name)
         .expect("every keyword field is in the schema");
     match value {
-        Value::Term(v) if is_glob(v) => regex_query(&glob_to_regex(&v.to_lowercase(), ".*"), field),
-        Value::Term(v) => {
+        Value::Glob(v) => regex_query(&glob_to_regex(&v.to_lowercase(), ".*"), field),
+        Value::Exists => regex_query(".*", field),
+        Value::Exact(v) => {
             let v = normalize_keyword(name, v);
             if name == "state" && v != "disk" && v != "tape" {
                 return error(format!("state is 'disk' or 'tape', not '{v}'"));
@@ -706,12 +807,13 @@ fn number_query(
         .field(name)
         .expect("every number field is in the schema");
     match value {
-        Value::Term(v) if v == "*" => Ok(Box::new(RangeQuery::new(
+        Value::Glob(v) => not_a_glob(name, v),
+        Value::Exists => Ok(Box::new(RangeQuery::new(
             Bound::Included(Term::from_field_u64(field, 0)),
             Bound::Unbounded,
         ))),
         // An exact value is a one-value range: sizes have no term index, only a column.
-        Value::Term(v) => {
+        Value::Exact(v) => {
             let term = Term::from_field_u64(field, parse_number(name, v)?);
             Ok(Box::new(RangeQuery::new(
                 Bound::Included(term.clone()),
@@ -728,6 +830,12 @@ fn number_query(
             Ok(Box::new(RangeQuery::new(low, map_bound(high, term)?)))
         }
     }
+}
+
+fn not_a_glob<T>(name: &str, glob: &str) -> Result<T, QueryError> {
+    error(format!(
+        "{name} takes a value or a range, not a glob ('{glob}')"
+    ))
 }
 
 fn map_bound<T>(
@@ -819,8 +927,9 @@ fn date_query(
     // Every bound becomes inclusive-start / exclusive-end so that a day, month or year
     // counts whole: `<=2023-06` takes all of June, `>2023-06` starts in July.
     let (low, high) = match value {
-        Value::Term(v) if v == "*" => (Bound::Unbounded, Bound::Unbounded),
-        Value::Term(v) => {
+        Value::Glob(v) => return not_a_glob(name, v),
+        Value::Exists => (Bound::Unbounded, Bound::Unbounded),
+        Value::Exact(v) => {
             let (start, end) = span(v)?;
             (Bound::Included(term(start)), Bound::Excluded(term(end)))
         }
@@ -851,7 +960,7 @@ mod tests {
     use super::*;
 
     fn term(field: &str, value: &str) -> Node {
-        clause(Some(field), Value::Term(value.into()))
+        clause(Some(field), Value::Exact(value.into()))
     }
 
     #[test]
@@ -873,13 +982,13 @@ mod tests {
         );
         assert_eq!(
             parse("T60WWV").unwrap(),
-            clause(None, Value::Term("T60WWV".into()))
+            clause(None, Value::Exact("T60WWV".into()))
         );
         assert_eq!(
             parse("NOT (a OR b)").unwrap(),
             Node::Not(Box::new(Node::Or(vec![
-                clause(None, Value::Term("a".into())),
-                clause(None, Value::Term("b".into()))
+                clause(None, Value::Exact("a".into())),
+                clause(None, Value::Exact("b".into()))
             ])))
         );
     }
@@ -914,6 +1023,81 @@ mod tests {
                 Value::Range(Bound::Unbounded, Bound::Excluded("2023-01-01".into()))
             )
         );
+    }
+
+    #[test]
+    fn built_trees_equal_parsed_ones() {
+        use Bound::{Excluded, Included, Unbounded};
+        let text = |v: &str| v.to_string();
+        for (query, tree) in [
+            ("tile:T60WWV", Node::exact("tile", "T60WWV")),
+            ("name:*_N0500_*", Node::glob("name", "*_N0500_*")),
+            ("tile:*", Node::glob("tile", "*")),
+            ("orbit:*", Node::exists("orbit")),
+            ("orbit:R1*", Node::exact("orbit", "R1*")),
+            ("sat:(S2A OR S2B)", Node::any_of("sat", ["S2A", "S2B"])),
+            (
+                "date:{2023 TO 2024-06]",
+                Node::range("date", Excluded(text("2023")), Included(text("2024-06"))),
+            ),
+            (
+                "size:<1G",
+                Node::range("size", Unbounded, Excluded(text("1G"))),
+            ),
+            (
+                "-level:L2A orbit:>=10",
+                Node::And(vec![
+                    !Node::exact("level", "L2A"),
+                    Node::range("orbit", Included(text("10")), Unbounded),
+                ]),
+            ),
+        ] {
+            assert_eq!(parse(query).unwrap(), tree, "{query}");
+        }
+    }
+
+    #[test]
+    fn built_trees_are_checked_like_text() {
+        let schema = CatalogSchema::new();
+        let problem = |node: Node| {
+            compile_node(&node, &schema)
+                .map(|_| ())
+                .unwrap_err()
+                .problem
+        };
+        assert_eq!(problem(Node::exact("tiel", "x")), "unknown field 'tiel'");
+        assert!(problem(Node::glob("orbit", "1*")).contains("not a glob"));
+        assert!(problem(Node::exact("state", "lost")).contains("'disk' or 'tape'"));
+        assert!(
+            problem(Node::range("name", Bound::Unbounded, Bound::Unbounded))
+                .contains("not a range")
+        );
+        let nots = |n: usize| (0..n).fold(Node::exists("orbit"), |node, _| !node);
+        assert!(compile_node(&nots(MAX_TREE_DEPTH - 1), &schema).is_ok());
+        assert!(problem(nots(MAX_TREE_DEPTH)).contains("deeper than"));
+        // Far deeper than the limit, the check neither recurses nor overflows.
+        assert!(problem(nots(10_000)).contains("deeper than"));
+        let many = Node::any_of("sat", vec!["S2A"; MAX_CLAUSES + 1]);
+        assert!(problem(many).contains("clauses"));
+        let globs = Node::Or(vec![Node::glob("tile", "t*"); MAX_GLOBS + 1]);
+        assert!(problem(globs).contains("globs"));
+        for node in [
+            Node::exists("tile"),
+            Node::exists("path"),
+            Node::exists("date"),
+            Node::glob("name", escape_glob("a*b?[c]")),
+        ] {
+            assert!(compile_node(&node, &schema).is_ok(), "{node:?}");
+        }
+    }
+
+    #[test]
+    fn escaped_globs_match_themselves() {
+        let glob = escape_glob("a*b?[c]");
+        assert_eq!(glob, "a[*]b[?][[]c]");
+        let regex = regex::Regex::new(&format!("^{}$", glob_to_regex(&glob, ".*"))).unwrap();
+        assert!(regex.is_match("a*b?[c]"));
+        assert!(!regex.is_match("axbx[c]"));
     }
 
     #[test]

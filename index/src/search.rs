@@ -18,6 +18,7 @@ use crate::directory::ReadOnlyDirectory;
 use crate::dirs::parent_dir;
 use crate::error::{CatalogError, Result};
 use crate::layout::{BuildInfo, IndexDir};
+use crate::query::Node;
 use crate::record::{fingerprint, path_hash, Entry, FileRecord, State};
 use crate::schema::{CatalogSchema, FieldKind, FIELDS, SCHEMA_VERSION};
 
@@ -274,6 +275,12 @@ impl Catalog {
     /// Parses query text against this index's schema.
     pub fn parse(&self, text: &str) -> Result<Box<dyn Query>> {
         Ok(crate::query::compile(text, &self.schema)?)
+    }
+
+    /// Compiles a query tree against this index's schema, with the checks of query text: for
+    /// callers that translate another query language and should never write query text.
+    pub fn compile(&self, node: &Node) -> Result<Box<dyn Query>> {
+        Ok(crate::query::compile_node(node, &self.schema)?)
     }
 
     /// Every match of `query`, sorted by `sort`, keeping at most `limit` after skipping `offset`.
