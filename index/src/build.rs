@@ -16,6 +16,7 @@ use crate::crawl::{
 use crate::directory::BuildDirectory;
 use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
+use crate::fields::{Facts, FieldValue};
 use crate::layout::{BuildInfo, BuildLock, Freshness, IndexDir, RootCount};
 use crate::list::{ListError, ListReader};
 use crate::record::{collection_of, path_hash, FileRecord};
@@ -101,61 +102,27 @@ pub struct BuildReport {
     pub dirs_unchanged: u64,
 }
 
-/// Turns a record into the document indexed for it.
+/// Turns a record into the document indexed for it, with every field of the table that has a
+/// value; `true` beside it when the name is a Sentinel product's.
 pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument, bool) {
     let mut doc = TantivyDocument::default();
     let name = record.name();
-    doc.add_text(schema.path, &record.path);
-    doc.add_text(schema.name, name);
-    let text = |doc: &mut TantivyDocument, field: &str, value: &str| {
-        doc.add_text(schema.field(field).expect("schema field"), value)
-    };
-    let number = |doc: &mut TantivyDocument, field: &str, value: u64| {
-        doc.add_u64(schema.field(field).expect("schema field"), value)
-    };
-    let date = |doc: &mut TantivyDocument, field: &str, secs: i64| {
-        doc.add_date(
-            schema.field(field).expect("schema field"),
-            DateTime::from_timestamp_secs(secs),
-        )
-    };
-    if let Some(collection) = collection_of(&record.path) {
-        text(&mut doc, "collection", collection);
-    }
     let product = parse_name(name);
-    if let Some(p) = &product {
-        for (field, value) in [
-            ("mission", &p.mission),
-            ("sat", &p.sat),
-            ("product", &p.product),
-            ("level", &p.level),
-            ("mode", &p.mode),
-            ("tile", &p.tile),
-            ("baseline", &p.baseline),
-        ] {
-            if let Some(value) = value {
-                text(&mut doc, field, value);
+    let facts = Facts {
+        record,
+        name,
+        collection: collection_of(&record.path),
+        product: product.as_ref(),
+    };
+    for (field, handle) in schema.fields() {
+        match field.value(&facts) {
+            Some(FieldValue::Text(text)) => doc.add_text(handle, text),
+            Some(FieldValue::Number(number)) => doc.add_u64(handle, number),
+            Some(FieldValue::Date(seconds)) => {
+                doc.add_date(handle, DateTime::from_timestamp_secs(seconds))
             }
+            None => {}
         }
-        for (field, value) in [("orbit", p.orbit), ("absorbit", p.absorbit)] {
-            if let Some(value) = value {
-                number(&mut doc, field, value);
-            }
-        }
-        for (field, value) in [("date", p.date), ("end", p.end)] {
-            if let Some(value) = value {
-                date(&mut doc, field, value.unix_timestamp());
-            }
-        }
-    }
-    if let Some(size) = record.size {
-        number(&mut doc, "size", size);
-    }
-    if let Some(mtime) = record.mtime {
-        date(&mut doc, "mtime", mtime);
-    }
-    if let Some(state) = record.state {
-        text(&mut doc, "state", state.as_str());
     }
     (doc, product.is_some())
 }

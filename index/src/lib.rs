@@ -7,6 +7,7 @@ pub mod crawl;
 pub mod directory;
 pub mod dirs;
 pub mod error;
+pub mod fields;
 pub mod layout;
 pub mod list;
 pub mod query;

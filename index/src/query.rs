@@ -17,7 +17,8 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DateTime, DocId, SegmentReader, Term};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
-use crate::schema::{field_kind, field_list, CatalogSchema, FieldKind};
+use crate::fields::{self, field_kind, field_list, FieldDef, FieldKind, QueryRule};
+use crate::schema::CatalogSchema;
 
 /// The limits on one query, so that no text costs more than a bounded parse and search; a
 /// query beyond any of them is refused with a message naming the limit.
@@ -474,7 +475,7 @@ fn clause(field: Option<&str>, value: Value) -> Node {
 /// A value of query text: a glob where the field takes globs and the value has wildcards, `*`
 /// alone on a number or date any value, anything else itself.
 fn term(field: Option<&str>, value: String) -> Value {
-    match field_kind(field.unwrap_or("name")) {
+    match field_kind(field.unwrap_or(fields::NAME.name)) {
         Some(FieldKind::Path | FieldKind::Name | FieldKind::Keyword) if is_glob(&value) => {
             Value::Glob(value)
         }
@@ -581,7 +582,7 @@ fn to_query(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, Query
             (Occur::MustNot, to_query(inner, schema)?),
         ]))),
         Node::Clause { field, value } => {
-            clause_query(field.as_deref().unwrap_or("name"), value, schema)
+            clause_query(field.as_deref().unwrap_or(fields::NAME.name), value, schema)
         }
     }
 }
@@ -635,7 +636,7 @@ enum PathMatcher {
 /// sorted path dictionary, then each candidate document is one column lookup.
 fn path_query(matcher: PathMatcher) -> Box<dyn Query> {
     let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
-        let column = segment.fast_fields().str("path")?;
+        let column = segment.fast_fields().str(fields::PATH.name)?;
         let mut accepted = Vec::new();
         if let Some(column) = &column {
             let dictionary = column.dictionary();
@@ -679,10 +680,10 @@ fn clause_query(
     value: &Value,
     schema: &CatalogSchema,
 ) -> Result<Box<dyn Query>, QueryError> {
-    let kind = field_kind(name).ok_or_else(|| QueryError {
-        problem: format!("unknown field '{name}'"),
-    })?;
-    match (kind, value) {
+    let Some((field, handle)) = schema.fields().find(|(field, _)| field.name == name) else {
+        return error(format!("unknown field '{name}'"));
+    };
+    match (field.kind, value) {
         // Every document has a path, and so a name.
         (FieldKind::Path | FieldKind::Name, Value::Exists) => Ok(Box::new(AllQuery)),
         (FieldKind::Path, Value::Glob(v)) => Ok(path_query(glob_matcher(&glob_to_regex(v, ".*"))?)),
@@ -698,12 +699,7 @@ fn clause_query(
             }
             let mut clauses: Vec<(Occur, Box<dyn Query>)> = tokens
                 .iter()
-                .map(|t| {
-                    (
-                        Occur::Must,
-                        term_query(Term::from_field_text(schema.name, t)),
-                    )
-                })
+                .map(|t| (Occur::Must, term_query(Term::from_field_text(handle, t))))
                 .collect();
             Ok(if clauses.len() == 1 {
                 clauses.remove(0).1
@@ -714,50 +710,55 @@ fn clause_query(
         (FieldKind::Path | FieldKind::Name, Value::Range(..)) => {
             error(format!("{name} takes a value or a glob, not a range"))
         }
-        (FieldKind::Keyword, _) => keyword_query(name, value, schema),
-        (FieldKind::Number, _) => number_query(name, value, schema),
-        (FieldKind::Date, _) => date_query(name, value, schema),
+        (FieldKind::Keyword, _) => keyword_query(field, handle, value),
+        (FieldKind::Number, _) => number_query(field, handle, value),
+        (FieldKind::Date, _) => date_query(name, handle, value),
     }
 }
 
-/// Lowercases a keyword value and adds the letter users often leave out of tiles and baselines.
-fn normalize_keyword(field: &str, value: &str) -> String {
+/// Lowercases a keyword value and adds the letter users often leave out (of tiles and
+/// baselines): see [`QueryRule::LeadingLetter`].
+fn normalize_keyword(field: &FieldDef, value: &str) -> String {
     let lower = value.to_lowercase();
-    let bytes = lower.as_bytes();
-    match field {
-        "tile" if bytes.len() == 5 && bytes[..2].iter().all(u8::is_ascii_digit) => {
-            format!("t{lower}")
-        }
-        "baseline" if bytes.len() == 4 && bytes.iter().all(u8::is_ascii_digit) => {
-            format!("n{lower}")
+    match field.rule {
+        QueryRule::LeadingLetter {
+            letter,
+            len,
+            digits,
+        } if lower.len() == len && lower.bytes().take(digits).all(|b| b.is_ascii_digit()) => {
+            format!("{}{lower}", letter.to_ascii_lowercase())
         }
         _ => lower,
     }
 }
 
 fn keyword_query(
-    name: &str,
+    field: &FieldDef,
+    handle: Field,
     value: &Value,
-    schema: &CatalogSchema,
 ) -> Result<Box<dyn Query>, QueryError> {
-    let field = schema
-        .field(name)
-        .expect("every keyword field is in the schema");
     match value {
-        Value::Glob(v) => regex_query(&glob_to_regex(&v.to_lowercase(), ".*"), field),
-        Value::Exists => regex_query(".*", field),
+        Value::Glob(v) => regex_query(&glob_to_regex(&v.to_lowercase(), ".*"), handle),
+        Value::Exists => regex_query(".*", handle),
         Value::Exact(v) => {
-            let v = normalize_keyword(name, v);
-            if name == "state" && v != "disk" && v != "tape" {
-                return error(format!("state is 'disk' or 'tape', not '{v}'"));
+            let v = normalize_keyword(field, v);
+            if let QueryRule::OneOf(allowed) = field.rule {
+                if !allowed.contains(&v.as_str()) {
+                    let allowed: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+                    return error(format!(
+                        "{} is {}, not '{v}'",
+                        field.name,
+                        allowed.join(" or ")
+                    ));
+                }
             }
-            Ok(term_query(Term::from_field_text(field, &v)))
+            Ok(term_query(Term::from_field_text(handle, &v)))
         }
         Value::Range(low, high) => {
-            let term = |v: &String| Term::from_field_text(field, &normalize_keyword(name, v));
+            let term = |v: &String| Term::from_field_text(handle, &normalize_keyword(field, v));
             let low = match low.as_ref().map(term) {
                 // A range names its field through its bounds: an open one starts at "".
-                Bound::Unbounded => Bound::Included(Term::from_field_text(field, "")),
+                Bound::Unbounded => Bound::Included(Term::from_field_text(handle, "")),
                 bound => bound,
             };
             Ok(Box::new(RangeQuery::new(low, high.as_ref().map(term))))
@@ -765,66 +766,64 @@ fn keyword_query(
     }
 }
 
-/// Reads a number; sizes take decimal (`k`, `M`, `G`, `T`) and binary (`KiB`..`TiB`) units,
-/// orbits may keep the `R` of Sentinel-2 names.
-fn parse_number(name: &str, value: &str) -> Result<u64, QueryError> {
-    let text = if name == "orbit" {
-        value.trim_start_matches(['R', 'r'])
-    } else {
-        value
+/// Reads a number: see [`QueryRule::NumberAfter`] and [`QueryRule::Bytes`].
+fn parse_number(field: &FieldDef, value: &str) -> Result<u64, QueryError> {
+    let text = match field.rule {
+        QueryRule::NumberAfter(letter) => {
+            value.trim_start_matches(|c: char| c.eq_ignore_ascii_case(&letter))
+        }
+        _ => value,
     };
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let multiplier: u64 = match (name, unit.to_ascii_lowercase().as_str()) {
+    let not_a_number = || QueryError {
+        problem: format!("{} takes a whole number, not '{value}'", field.name),
+    };
+    let multiplier: u64 = match (field.rule, unit.to_ascii_lowercase().as_str()) {
         (_, "") => 1,
-        ("size", "k" | "kb") => 1_000,
-        ("size", "m" | "mb") => 1_000_000,
-        ("size", "g" | "gb") => 1_000_000_000,
-        ("size", "t" | "tb") => 1_000_000_000_000,
-        ("size", "kib") => 1 << 10,
-        ("size", "mib") => 1 << 20,
-        ("size", "gib") => 1 << 30,
-        ("size", "tib") => 1 << 40,
-        _ => return error(format!("{name} takes a whole number, not '{value}'")),
+        (QueryRule::Bytes, "k" | "kb") => 1_000,
+        (QueryRule::Bytes, "m" | "mb") => 1_000_000,
+        (QueryRule::Bytes, "g" | "gb") => 1_000_000_000,
+        (QueryRule::Bytes, "t" | "tb") => 1_000_000_000_000,
+        (QueryRule::Bytes, "kib") => 1 << 10,
+        (QueryRule::Bytes, "mib") => 1 << 20,
+        (QueryRule::Bytes, "gib") => 1 << 30,
+        (QueryRule::Bytes, "tib") => 1 << 40,
+        _ => return Err(not_a_number()),
     };
     digits
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(multiplier))
-        .ok_or_else(|| QueryError {
-            problem: format!("{name} takes a whole number, not '{value}'"),
-        })
+        .ok_or_else(not_a_number)
 }
 
 fn number_query(
-    name: &str,
+    field: &FieldDef,
+    handle: Field,
     value: &Value,
-    schema: &CatalogSchema,
 ) -> Result<Box<dyn Query>, QueryError> {
-    let field = schema
-        .field(name)
-        .expect("every number field is in the schema");
     match value {
-        Value::Glob(v) => not_a_glob(name, v),
+        Value::Glob(v) => not_a_glob(field.name, v),
         Value::Exists => Ok(Box::new(RangeQuery::new(
-            Bound::Included(Term::from_field_u64(field, 0)),
+            Bound::Included(Term::from_field_u64(handle, 0)),
             Bound::Unbounded,
         ))),
         // An exact value is a one-value range: sizes have no term index, only a column.
         Value::Exact(v) => {
-            let term = Term::from_field_u64(field, parse_number(name, v)?);
+            let term = Term::from_field_u64(handle, parse_number(field, v)?);
             Ok(Box::new(RangeQuery::new(
                 Bound::Included(term.clone()),
                 Bound::Included(term),
             )))
         }
         Value::Range(low, high) => {
-            let term = |v: &String| parse_number(name, v).map(|n| Term::from_field_u64(field, n));
+            let term = |v: &String| parse_number(field, v).map(|n| Term::from_field_u64(handle, n));
             let low = match map_bound(low, term)? {
                 // A range names its field through its bounds: an open one starts at zero.
-                Bound::Unbounded => Bound::Included(Term::from_field_u64(field, 0)),
+                Bound::Unbounded => Bound::Included(Term::from_field_u64(handle, 0)),
                 bound => bound,
             };
             Ok(Box::new(RangeQuery::new(low, map_bound(high, term)?)))
@@ -906,14 +905,7 @@ pub fn date_span(value: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
     }
 }
 
-fn date_query(
-    name: &str,
-    value: &Value,
-    schema: &CatalogSchema,
-) -> Result<Box<dyn Query>, QueryError> {
-    let field = schema
-        .field(name)
-        .expect("every date field is in the schema");
+fn date_query(name: &str, field: Field, value: &Value) -> Result<Box<dyn Query>, QueryError> {
     let span = |v: &String| {
         date_span(v).ok_or_else(|| QueryError {
             problem: format!("{name} takes a date such as 2023, 2023-06, 2023-06-15 or 2023-06-15T10:00:00Z, not '{v}'"),
@@ -1278,14 +1270,14 @@ mod tests {
 
     #[test]
     fn keywords_are_normalized() {
-        assert_eq!(normalize_keyword("tile", "60WWV"), "t60wwv");
-        assert_eq!(normalize_keyword("tile", "T60WWV"), "t60wwv");
-        assert_eq!(normalize_keyword("baseline", "0204"), "n0204");
-        assert_eq!(normalize_keyword("sat", "s2a"), "s2a");
-        assert_eq!(parse_number("orbit", "R122").unwrap(), 122);
-        assert_eq!(parse_number("size", "1G").unwrap(), 1_000_000_000);
-        assert_eq!(parse_number("size", "2KiB").unwrap(), 2048);
-        assert!(parse_number("orbit", "1G").is_err());
-        assert!(parse_number("size", "99999999999999999999").is_err());
+        assert_eq!(normalize_keyword(&fields::TILE, "60WWV"), "t60wwv");
+        assert_eq!(normalize_keyword(&fields::TILE, "T60WWV"), "t60wwv");
+        assert_eq!(normalize_keyword(&fields::BASELINE, "0204"), "n0204");
+        assert_eq!(normalize_keyword(&fields::SAT, "s2a"), "s2a");
+        assert_eq!(parse_number(&fields::ORBIT, "R122").unwrap(), 122);
+        assert_eq!(parse_number(&fields::SIZE, "1G").unwrap(), 1_000_000_000);
+        assert_eq!(parse_number(&fields::SIZE, "2KiB").unwrap(), 2048);
+        assert!(parse_number(&fields::ORBIT, "1G").is_err());
+        assert!(parse_number(&fields::SIZE, "99999999999999999999").is_err());
     }
 }

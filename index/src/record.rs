@@ -35,7 +35,7 @@ impl State {
     }
 
     /// The value as indexed and queried: `disk` or `tape`.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             State::Disk => "disk",
             State::Tape => "tape",

@@ -1,6 +1,5 @@
-//! The index schema: the field names users query, and how each is indexed.
-//!
-//! The field names are a contract with users' scripts: keep them stable.
+//! The index schema, built from the field table of [`crate::fields`], and the tokenizers it
+//! names.
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, NumericOptions, Schema,
@@ -8,6 +7,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, TextAnalyzer, TokenStream, Tokenizer};
 
+use crate::fields::{self, FieldDef};
 use crate::tokenizer::NameTokenizer;
 use tantivy::Index;
 
@@ -20,58 +20,29 @@ const NAME_TOKENIZER: &str = "catalog_name";
 /// Tokenizer of keyword fields: the whole value, lowercased, so matches ignore case.
 const KEYWORD_TOKENIZER: &str = "catalog_keyword";
 
-/// How a field is queried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldKind {
-    /// The absolute path: exact match or glob.
-    Path,
-    /// The file name: any token of it, or a glob over the whole name.
-    Name,
-    /// A short case-insensitive value such as a satellite or tile.
-    Keyword,
-    /// An unsigned integer: exact, range or comparison.
-    Number,
-    /// A UTC instant: a year, month, day or full timestamp, ranges and comparisons.
-    Date,
-}
+pub use crate::fields::{field_kind, field_list, FieldKind};
 
-/// Every queryable field in the order users see them, with its kind.
-pub const FIELDS: &[(&str, FieldKind)] = &[
-    ("path", FieldKind::Path),
-    ("name", FieldKind::Name),
-    ("collection", FieldKind::Keyword),
-    ("mission", FieldKind::Keyword),
-    ("sat", FieldKind::Keyword),
-    ("product", FieldKind::Keyword),
-    ("level", FieldKind::Keyword),
-    ("mode", FieldKind::Keyword),
-    ("tile", FieldKind::Keyword),
-    ("orbit", FieldKind::Number),
-    ("absorbit", FieldKind::Number),
-    ("baseline", FieldKind::Keyword),
-    ("date", FieldKind::Date),
-    ("end", FieldKind::Date),
-    ("size", FieldKind::Number),
-    ("mtime", FieldKind::Date),
-    ("state", FieldKind::Keyword),
-];
+/// The name and kind of every field of [`crate::fields::FIELDS`], in its order, for callers
+/// that need no more of the table.
+pub const FIELDS: &[(&str, FieldKind)] = &NAMES_AND_KINDS;
 
-/// The names of all queryable fields, comma-separated, for error messages.
-pub fn field_list() -> String {
-    FIELDS
-        .iter()
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
+const NAMES_AND_KINDS: [(&str, FieldKind); fields::FIELDS.len()] = {
+    let mut pairs = [("", FieldKind::Path); fields::FIELDS.len()];
+    let mut i = 0;
+    while i < pairs.len() {
+        pairs[i] = (fields::FIELDS[i].name, fields::FIELDS[i].kind);
+        i += 1;
+    }
+    pairs
+};
 
-/// Looks up the kind of a queryable field.
-pub fn field_kind(name: &str) -> Option<FieldKind> {
-    FIELDS
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, kind)| *kind)
-}
+/// Where the table puts the path and the name, checked when compiling.
+const PATH_POSITION: usize = 0;
+const NAME_POSITION: usize = 1;
+const _: () = assert!(
+    matches!(fields::FIELDS[PATH_POSITION].kind, FieldKind::Path)
+        && matches!(fields::FIELDS[NAME_POSITION].kind, FieldKind::Name)
+);
 
 /// The tantivy schema with direct handles to every field.
 #[derive(Debug, Clone)]
@@ -82,70 +53,82 @@ pub struct CatalogSchema {
     pub path: Field,
     /// File name tokens.
     pub name: Field,
-    /// Keyword and numeric fields, by name.
-    fields: Vec<(&'static str, Field)>,
+    /// The handle of each field of [`fields::FIELDS`], in its order.
+    handles: Vec<Field>,
 }
 
 impl CatalogSchema {
-    /// Builds the schema of [`SCHEMA_VERSION`].
+    /// Builds the schema of [`SCHEMA_VERSION`] from the field table.
     pub fn new() -> Self {
         let mut builder = Schema::builder();
         // Never scored: no frequencies, positions or field norms, which would only cost space.
-        let keyword = TextOptions::default().set_indexing_options(
+        let indexed = |tokenizer| {
             TextFieldIndexing::default()
-                .set_tokenizer(KEYWORD_TOKENIZER)
+                .set_tokenizer(tokenizer)
                 .set_index_option(IndexRecordOption::Basic)
-                .set_fieldnorms(false),
-        );
-        // The path column's dictionary holds every path once, sorted, in compressed blocks:
-        // smaller than a stored field, and it streams a whole answer's paths in order.
-        let path = builder.add_text_field("path", TextOptions::default().set_fast("raw"));
-        let name = builder.add_text_field(
-            "name",
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer(NAME_TOKENIZER)
-                    .set_index_option(IndexRecordOption::Basic)
-                    .set_fieldnorms(false),
-            ),
-        );
-        let mut fields = Vec::new();
-        for &(field_name, kind) in FIELDS {
-            let field = match kind {
-                FieldKind::Path | FieldKind::Name => continue,
-                // The state of every hit feeds the on-disk / on-tape summary, so it is a column too.
-                FieldKind::Keyword if field_name == "state" => {
-                    builder.add_text_field(field_name, keyword.clone().set_fast("raw"))
+                .set_fieldnorms(false)
+        };
+        let handles: Vec<Field> = fields::FIELDS
+            .iter()
+            .map(|field| {
+                let FieldDef {
+                    name, kind, column, ..
+                } = *field;
+                match kind {
+                    // The path column's dictionary holds every path once, sorted, in compressed
+                    // blocks: smaller than a stored field, and it streams a whole answer's paths
+                    // in order.
+                    FieldKind::Path => {
+                        builder.add_text_field(name, TextOptions::default().set_fast("raw"))
+                    }
+                    FieldKind::Name | FieldKind::Keyword => {
+                        let tokenizer = if kind == FieldKind::Name {
+                            NAME_TOKENIZER
+                        } else {
+                            KEYWORD_TOKENIZER
+                        };
+                        let options =
+                            TextOptions::default().set_indexing_options(indexed(tokenizer));
+                        let options = if column {
+                            options.set_fast("raw")
+                        } else {
+                            options
+                        };
+                        builder.add_text_field(name, options)
+                    }
+                    // Numbers and dates are columns only: queries on them are range scans,
+                    // which cost less than term indexes of near-unique values would.
+                    FieldKind::Number => {
+                        builder.add_u64_field(name, NumericOptions::default().set_fast())
+                    }
+                    FieldKind::Date => builder.add_date_field(
+                        name,
+                        DateOptions::default()
+                            .set_fast()
+                            .set_precision(DateTimePrecision::Seconds),
+                    ),
                 }
-                FieldKind::Keyword => builder.add_text_field(field_name, keyword.clone()),
-                // Numbers and dates are columns only: queries on them are range scans, which
-                // cost less than term indexes of near-unique values would.
-                FieldKind::Number => {
-                    builder.add_u64_field(field_name, NumericOptions::default().set_fast())
-                }
-                FieldKind::Date => builder.add_date_field(
-                    field_name,
-                    DateOptions::default()
-                        .set_fast()
-                        .set_precision(DateTimePrecision::Seconds),
-                ),
-            };
-            fields.push((field_name, field));
-        }
+            })
+            .collect();
         CatalogSchema {
             schema: builder.build(),
-            path,
-            name,
-            fields,
+            path: handles[PATH_POSITION],
+            name: handles[NAME_POSITION],
+            handles,
         }
     }
 
-    /// The field of a keyword, number or date field name; `None` for others.
+    /// The handle of a field by its name.
     pub fn field(&self, name: &str) -> Option<Field> {
-        self.fields
+        fields::FIELDS
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
+            .position(|f| f.name == name)
+            .map(|i| self.handles[i])
+    }
+
+    /// Every field of the table with its handle, in the table's order.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static FieldDef, Field)> + '_ {
+        fields::FIELDS.iter().zip(self.handles.iter().copied())
     }
 
     /// Registers the tokenizers this schema names on an index.

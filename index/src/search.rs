@@ -17,10 +17,11 @@ use tantivy::{
 use crate::directory::ReadOnlyDirectory;
 use crate::dirs::parent_dir;
 use crate::error::{CatalogError, Result};
+use crate::fields::{self, FieldKind};
 use crate::layout::{BuildInfo, IndexDir};
 use crate::query::Node;
 use crate::record::{fingerprint, path_hash, Entry, FileRecord, State};
-use crate::schema::{CatalogSchema, FieldKind, FIELDS, SCHEMA_VERSION};
+use crate::schema::{CatalogSchema, FIELDS, SCHEMA_VERSION};
 
 /// The order of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -520,7 +521,7 @@ impl Catalog {
     pub fn paths_query(&self, paths: &[String]) -> Box<dyn Query> {
         let paths = std::sync::Arc::new(paths.to_vec());
         let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
-            let column = segment.fast_fields().str("path")?;
+            let column = segment.fast_fields().str(fields::PATH.name)?;
             let mut ords = rustc_hash::FxHashSet::default();
             if let Some(column) = &column {
                 for path in paths.iter() {
@@ -596,10 +597,10 @@ impl Catalog {
 
     /// The values of a keyword field with their document counts, most frequent first.
     pub fn values(&self, field: &str) -> Result<Vec<(String, u64)>> {
-        let Some(handle) = self
+        let Some((_, handle)) = self
             .schema
-            .field(field)
-            .filter(|_| matches!(crate::schema::field_kind(field), Some(FieldKind::Keyword)))
+            .fields()
+            .find(|(f, _)| f.name == field && f.kind == FieldKind::Keyword)
         else {
             return Ok(Vec::new());
         };
@@ -635,7 +636,7 @@ impl Catalog {
 
     /// Documents per collection, from the `collection` field.
     pub fn collections(&self) -> Result<Vec<(String, u64)>> {
-        self.values("collection")
+        self.values(fields::COLLECTION.name)
     }
 
     /// Field names with their kinds, in the order users see them.
@@ -724,16 +725,16 @@ struct Columns {
 impl Columns {
     fn open(segment: &SegmentReader) -> tantivy::Result<Columns> {
         let fast = segment.fast_fields();
-        let state = fast.str("state")?.map(|column| {
-            let ord = |value: &str| column.dictionary().term_ord(value).ok().flatten();
-            let (disk, tape) = (ord("disk"), ord("tape"));
+        let state = fast.str(fields::STATE.name)?.map(|column| {
+            let ord = |state: State| column.dictionary().term_ord(state.as_str()).ok().flatten();
+            let (disk, tape) = (ord(State::Disk), ord(State::Tape));
             (column, disk, tape)
         });
         Ok(Columns {
-            path: fast.str("path")?,
-            date: fast.date("date")?,
-            size: fast.u64("size")?,
-            mtime: fast.date("mtime")?,
+            path: fast.str(fields::PATH.name)?,
+            date: fast.date(fields::DATE.name)?,
+            size: fast.u64(fields::SIZE.name)?,
+            mtime: fast.date(fields::MTIME.name)?,
             state,
         })
     }
