@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 /// What the venv holds; a venv made for another list is made again.
-const PACKAGES: &[&str] = &["pystac-client"];
+const PACKAGES: &[&str] = &["pystac-client==0.9.1", "stac-api-validator==0.6.8"];
 
 /// The venv's python, the venv made first if need be. Tests, test binaries and cargo runs that
 /// want it at once take turns on a lock file, and a venv counts as made only once its `ready`
