@@ -23,6 +23,7 @@ use crate::record::{collection_of, path_hash, FileRecord};
 use crate::schema::{CatalogSchema, SCHEMA_VERSION};
 use crate::search::{is_below, is_within, Catalog, IndexedFile};
 use crate::sentinel::parse_name;
+use crate::time::now_rfc3339;
 
 /// Where the files to index come from.
 pub enum Source {
@@ -953,12 +954,6 @@ fn check_shrink(counts: &[RootCount], previous: &BuildInfo) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("the current time formats")
 }
 
 #[cfg(test)]

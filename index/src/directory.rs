@@ -15,11 +15,10 @@
 //! 0600, so an index built by root could be read by root only; [`BuildDirectory`] writes them
 //! as it writes every segment file, with the permissions the umask gives.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tantivy::directory::error::{
@@ -158,29 +157,7 @@ impl Directory for BuildDirectory {
 
     /// Writes a temporary file beside the target, syncs it and renames it over the target.
     fn atomic_write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
-        static TEMPORARY: AtomicU64 = AtomicU64::new(0);
-        let target = self.path.join(path);
-        let name = path
-            .file_name()
-            .map_or("file".into(), |n| n.to_string_lossy());
-        let temporary = self.path.join(format!(
-            ".{name}.{}-{}.tmp",
-            std::process::id(),
-            TEMPORARY.fetch_add(1, Ordering::Relaxed)
-        ));
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)
-            .and_then(|mut file| {
-                file.write_all(data)?;
-                file.sync_data()
-            })
-            .and_then(|()| fs::rename(&temporary, &target));
-        if written.is_err() {
-            let _ = fs::remove_file(&temporary);
-        }
-        written
+        crate::atomic::write_file(&self.path.join(path), data)
     }
 
     fn sync_directory(&self) -> io::Result<()> {
@@ -199,6 +176,8 @@ impl Directory for BuildDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn writes_are_refused_and_locks_create_nothing() {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crawl::CrawlErrors;
 use crate::error::{CatalogError, Result};
+use crate::time::parse_rfc3339;
 
 const CURRENT: &str = "current";
 const LOCK: &str = "build.lock";
@@ -51,16 +52,13 @@ impl BuildInfo {
     /// (an `--update` refreshes part of a root only). Indexes built before freshness was
     /// recorded answer their build time.
     pub fn crawled_at(&self) -> Option<time::OffsetDateTime> {
-        let parse = |text: &str| {
-            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
-        };
         let oldest = self
             .roots
             .iter()
-            .map(|root| root.freshness.crawled_at.as_deref().and_then(parse))
+            .map(|root| root.freshness.crawled_at.as_deref().and_then(parse_rfc3339))
             .min()
             .flatten();
-        oldest.or_else(|| parse(&self.built_at))
+        oldest.or_else(|| parse_rfc3339(&self.built_at))
     }
 
     /// What the index records of one root (or `list:FILE`).

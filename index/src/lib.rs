@@ -2,6 +2,7 @@
 //! the index and searching it. It knows nothing of HTTP; the `catalog` binary is a thin layer
 //! over it.
 
+pub mod atomic;
 pub mod build;
 pub mod crawl;
 pub mod directory;
@@ -15,6 +16,7 @@ pub mod record;
 pub mod schema;
 pub mod search;
 pub mod sentinel;
+pub mod time;
 pub mod tokenizer;
 
 pub use error::{CatalogError, Result};

@@ -2,6 +2,8 @@
 
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
+use crate::time::parse_rfc3339;
+
 /// The span a date value covers: a year, a month, a day, or one second for an instant.
 pub fn date_span(value: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
     let number = |s: &str| s.parse::<u32>().ok();
@@ -22,17 +24,14 @@ pub fn date_span(value: &str) -> Option<(OffsetDateTime, OffsetDateTime)> {
             .is_some_and(|b| *b == b'T' || *b == b' ')
     {
         let text = value.replacen(' ', "T", 1);
-        let instant = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-            .or_else(|_| {
-                PrimitiveDateTime::parse(
-                    &text,
-                    &time::macros::format_description!(
-                        "[year]-[month]-[day]T[hour]:[minute]:[second]"
-                    ),
-                )
-                .map(PrimitiveDateTime::assume_utc)
-            })
-            .ok()?;
+        let instant = parse_rfc3339(&text).or_else(|| {
+            PrimitiveDateTime::parse(
+                &text,
+                &time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+            )
+            .map(PrimitiveDateTime::assume_utc)
+            .ok()
+        })?;
         return Some((instant, instant + time::Duration::SECOND));
     }
     match parts.as_slice() {
