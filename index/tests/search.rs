@@ -1,0 +1,235 @@
+//! Searching through the library: a query by each kind of field, in text and as a tree built
+//! directly, sorting and paging, totals split between disk and tape.
+
+mod common;
+
+use std::ops::Bound::{Excluded, Included, Unbounded};
+
+use catalog_index::query::{escape_glob, Node};
+use catalog_index::search::SortKey;
+use catalog_index::time::parse_rfc3339;
+use common::{product_path, Archive, PRODUCTS};
+
+/// The archive of [`PRODUCTS`] plus two odd names, crawled.
+fn archive() -> Archive {
+    let archive = Archive::with_products();
+    archive.disk_file("copernicus.eu/README.txt", 10);
+    archive.disk_file("copernicus.eu/odd/a*b?[c].txt", 20);
+    archive.crawl();
+    archive
+}
+
+/// The paths of the products whose names pass `wanted`, sorted.
+fn products(archive: &Archive, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut paths: Vec<String> = PRODUCTS
+        .iter()
+        .filter(|(_, name)| wanted(name))
+        .map(|(collection, name)| archive.path(&product_path(collection, name)))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn text(value: &str) -> String {
+    value.to_string()
+}
+
+#[test]
+fn a_query_on_each_kind_of_field_in_text_and_as_a_tree() {
+    let archive = archive();
+    let s2_2017 = products(&archive, |n| n.contains("_20170101T"));
+    let s1 = products(&archive, |n| n.starts_with("S1"));
+    let odd = vec![archive.path("copernicus.eu/odd/a*b?[c].txt")];
+    let cases: Vec<(&str, Node, Vec<String>)> = vec![
+        // Path: exact and glob.
+        (
+            "path exact",
+            Node::exact("path", s2_2017[0].as_str()),
+            s2_2017.clone(),
+        ),
+        (
+            "path:*/s1?_csar_*",
+            Node::glob("path", "*/s1?_csar_*"),
+            s1.clone(),
+        ),
+        // Name: tokens and glob, and a glob of an escaped literal.
+        (
+            "name:T31NFF",
+            Node::exact("name", "T31NFF"),
+            s2_2017.clone(),
+        ),
+        ("name:S1*.zip", Node::glob("name", "S1*.zip"), s1.clone()),
+        (
+            "escaped",
+            Node::glob("name", escape_glob("a*b?[c].txt")),
+            odd.clone(),
+        ),
+        // Keywords: case, the letters users leave out, globs, any value.
+        ("tile:t31nff", Node::exact("tile", "31NFF"), s2_2017.clone()),
+        (
+            "baseline:0204",
+            Node::exact("baseline", "N0204"),
+            s2_2017.clone(),
+        ),
+        ("sat:s1*", Node::glob("sat", "S1*"), s1.clone()),
+        (
+            "sat:(S1A OR S1B)",
+            Node::any_of("sat", ["S1A", "S1B"]),
+            s1.clone(),
+        ),
+        (
+            "tile:*",
+            Node::exists("tile"),
+            products(&archive, |n| n.starts_with("S2")),
+        ),
+        // Numbers: exact with the letter of names, ranges, comparisons, units, any value.
+        ("orbit:R122", Node::exact("orbit", "R122"), s2_2017.clone()),
+        (
+            "orbit:[100 TO 122}",
+            Node::range("orbit", Included(text("100")), Excluded(text("122"))),
+            vec![],
+        ),
+        (
+            "size:>=1GB",
+            Node::range("size", Included(text("1GB")), Unbounded),
+            s1.clone(),
+        ),
+        (
+            "absorbit:*",
+            Node::exists("absorbit"),
+            products(&archive, |n| n.starts_with("S1") || n.starts_with("S5P")),
+        ),
+        // Dates: a day, a month, ranges open at one end, an instant.
+        (
+            "date:2017-01-01",
+            Node::exact("date", "2017-01-01"),
+            s2_2017.clone(),
+        ),
+        (
+            "date:<2020",
+            Node::range("date", Unbounded, Excluded(text("2020"))),
+            products(&archive, |n| n.contains("_2017") || n.contains("_2019")),
+        ),
+        (
+            "date:{2023-06-15T10:15:58Z TO *]",
+            Node::range("date", Excluded(text("2023-06-15T10:15:58Z")), Unbounded),
+            products(&archive, |n| {
+                ["_20230615T230131", "_20230615T101559", "_20230615T103524"]
+                    .iter()
+                    .any(|start| n.contains(start))
+            }),
+        ),
+        (
+            "end:*",
+            Node::exists("end"),
+            products(&archive, |n| !n.starts_with("S2")),
+        ),
+        // The state column.
+        ("state:tape", Node::exact("state", "tape"), s1.clone()),
+        // And, or, not.
+        (
+            "mission:S2 -tile:T31NFF",
+            Node::And(vec![
+                Node::exact("mission", "S2"),
+                !Node::exact("tile", "T31NFF"),
+            ]),
+            products(&archive, |n| n.starts_with("S2") && !n.contains("T31NFF")),
+        ),
+        ("NOT name:*.zip", !Node::glob("name", "*.zip"), {
+            let mut paths = products(&archive, |n| !n.ends_with(".zip"));
+            paths.push(archive.path("copernicus.eu/README.txt"));
+            paths.extend(odd.clone());
+            paths.sort();
+            paths
+        }),
+    ];
+    for (label, node, expected) in cases {
+        assert_eq!(archive.paths_of(&node), expected, "{label}: {node:?}");
+        // Cases labelled with their text say the same in the query language.
+        if label.contains(':') {
+            assert_eq!(archive.paths(label), expected, "{label}");
+        }
+    }
+}
+
+#[test]
+fn bad_trees_are_refused_with_the_errors_of_text() {
+    let archive = archive();
+    let catalog = archive.catalog();
+    for node in [
+        Node::exact("tiel", "T31NFF"),
+        Node::exact("orbit", "abc"),
+        Node::exact("state", "lost"),
+        Node::glob("date", "2023*"),
+    ] {
+        let message = catalog.compile(&node).err().unwrap().to_string();
+        assert!(message.starts_with("bad query: "), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+}
+
+#[test]
+fn answers_are_sorted_paged_and_totalled() {
+    let archive = archive();
+    let catalog = archive.catalog();
+    let all = catalog.compile(&Node::exists("path")).unwrap();
+    let by_date = catalog
+        .search(all.as_ref(), SortKey::Date, 0, None)
+        .unwrap();
+    let dates: Vec<Option<i64>> = by_date.matches.iter().map(|m| m.date).collect();
+    let dated = dates.iter().take_while(|d| d.is_some()).count();
+    assert_eq!(dated, PRODUCTS.len(), "files without a date come last");
+    assert!(dates[..dated].windows(2).all(|w| w[0] <= w[1]), "{dates:?}");
+    let by_size = catalog
+        .search(all.as_ref(), SortKey::Size, 0, None)
+        .unwrap();
+    let sizes: Vec<u64> = by_size.matches.iter().map(|m| m.size.unwrap()).collect();
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+    let by_path = catalog
+        .search(all.as_ref(), SortKey::Path, 0, None)
+        .unwrap();
+    let page = catalog
+        .search(all.as_ref(), SortKey::Path, 2, Some(3))
+        .unwrap();
+    assert_eq!(page.matches, by_path.matches[2..5]);
+    assert_eq!(page.summary, by_path.summary, "totals count every match");
+    let summary = catalog.count(all.as_ref()).unwrap();
+    assert_eq!(summary, by_path.summary);
+    assert_eq!(summary.files, PRODUCTS.len() as u64 + 2);
+    assert_eq!((summary.tape_files, summary.tape_bytes), (2, 3_400_000_000));
+    assert_eq!(summary.disk_files, PRODUCTS.len() as u64);
+    assert_eq!(summary.bytes, summary.disk_bytes + summary.tape_bytes);
+}
+
+#[test]
+fn values_collections_and_date_extents() {
+    let archive = archive();
+    let catalog = archive.catalog();
+    let sats: Vec<String> = catalog
+        .values("sat")
+        .unwrap()
+        .into_iter()
+        .map(|(value, _)| value)
+        .collect();
+    assert_eq!(sats[0], "s2a", "the most frequent first: {sats:?}");
+    assert_eq!(sats.len(), 6, "{sats:?}");
+    assert!(
+        catalog.values("orbit").unwrap().is_empty(),
+        "numbers have no values"
+    );
+    let collections = catalog.collections().unwrap();
+    assert_eq!(collections[0], ("s2a_prd_msil1c".to_string(), 2));
+    assert_eq!(collections.len(), 6);
+    let s2a = catalog.compile(&Node::exact("sat", "S2A")).unwrap();
+    let (first, last) = catalog.date_extent(s2a.as_ref()).unwrap().unwrap();
+    let seconds = |text: &str| parse_rfc3339(text).unwrap().unix_timestamp();
+    assert_eq!(
+        (first, last),
+        (
+            seconds("2017-01-01T10:04:12Z"),
+            seconds("2023-06-15T23:01:31Z")
+        )
+    );
+    let none = catalog.compile(&Node::exact("sat", "S3B")).unwrap();
+    assert_eq!(catalog.date_extent(none.as_ref()).unwrap(), None);
+}
