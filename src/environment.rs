@@ -4,9 +4,10 @@
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 
 /// Variables read other than through clap's `env =` arguments.
-const READ_DIRECTLY: &[&str] = &["CATALOG_LEDGER", "CHILLER_URL", "NO_COLOR", "RUST_LOG"];
+const READ_DIRECTLY: &[&str] = &["NO_COLOR", "RUST_LOG"];
 
 /// Every variable the binary reads: those above and those of `command`'s arguments.
 fn read_by(command: &clap::Command) -> Vec<OsString> {
@@ -37,6 +38,15 @@ pub fn forget_empty(command: &clap::Command) {
             std::env::remove_var(&name);
         }
     }
+}
+
+/// `DATA/catalog/NAME`, DATA being the platform's data directory (`~/.local/share` on Linux):
+/// where the index, the job ledger and the staging server's state live by default. `flags`
+/// tells a platform without one how to choose, e.g. `pass --index DIR or set CATALOG_INDEX`.
+pub fn data_dir(name: &str, flags: &str) -> anyhow::Result<PathBuf> {
+    dirs::data_dir()
+        .map(|data| data.join("catalog").join(name))
+        .ok_or_else(|| anyhow::anyhow!("no data directory on this platform: {flags}"))
 }
 
 /// Whether to colour what goes to stderr: only on a terminal, and never with `NO_COLOR` set

@@ -1,12 +1,10 @@
 //! `catalog`: index an earth-observation archive's file names, answer queries with complete file
 //! lists, and stage them through a Chiller-compatible tape recall service.
 
-mod chiller;
 mod commands;
 mod environment;
 mod exit;
 mod freshness;
-mod limits;
 mod output;
 mod progress;
 mod sample;

@@ -8,37 +8,23 @@ use std::time::{Duration, Instant};
 
 use catalog_index::State;
 use chiller_support::{
-    catalog, get_json, list_file, state, stderr, stdout, tape_archive, wait_finished, Server,
+    catalog, get, get_json, list_file, state, stderr, stdout, tape_archive, upload_to,
+    wait_finished, Server,
 };
-use common::curl;
 
-/// `curl --data-binary @file <url>/upload` with extra curl arguments: status code and body.
-fn upload(server: &Server, body: &[u8], extra: &[&str]) -> (String, String) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), body).unwrap();
-    let data = format!("@{}", file.path().display());
-    let url = format!("{}/upload", server.url);
-    let mut args = vec!["--data-binary", &data, &url];
-    args.extend_from_slice(extra);
-    curl(&args)
+/// `POST <server>/upload` of a list, without a token: status code and body.
+fn upload(server: &Server, body: &[u8]) -> (u16, String) {
+    upload_to(&server.url, body, None)
 }
 
 #[test]
 fn chiller_server_takes_a_list_and_reports_the_job() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &[]);
-    let (code, id) = upload(
-        &server,
-        format!("{}\n{}\n", paths[1], paths[0]).as_bytes(),
-        &[],
-    );
-    assert_eq!((code.as_str(), id.as_str()), ("200", "1\n"));
-    let (code, second) = upload(&server, paths[2].as_bytes(), &[]);
-    assert_eq!(
-        (code.as_str(), second.as_str()),
-        ("200", "2\n"),
-        "ids are unique"
-    );
+    let (code, id) = upload(&server, format!("{}\n{}\n", paths[1], paths[0]).as_bytes());
+    assert_eq!((code, id.as_str()), (200, "1\n"));
+    let (code, second) = upload(&server, paths[2].as_bytes());
+    assert_eq!((code, second.as_str()), (200, "2\n"), "ids are unique");
 
     let status = wait_finished(&server.url, "1", Duration::from_secs(30));
     assert_eq!(status["ID"], 1);
@@ -57,11 +43,11 @@ fn chiller_server_takes_a_list_and_reports_the_job() {
     wait_finished(&server.url, "2", Duration::from_secs(30));
 
     let (code, _) = get_json(&format!("{}/jobs/99", server.url));
-    assert_eq!(code, "404");
-    let (code, body) = curl(&[&format!("{}/jobs/abc", server.url)]);
-    assert_eq!((code.as_str(), body.as_str()), ("404", "no job abc\n"));
-    let (code, _) = curl(&[&format!("{}/nowhere", server.url)]);
-    assert_eq!(code, "404");
+    assert_eq!(code, 404);
+    let (code, body) = get(&format!("{}/jobs/abc", server.url));
+    assert_eq!((code, body.as_str()), (404, "no job abc\n"));
+    let (code, _) = get(&format!("{}/nowhere", server.url));
+    assert_eq!(code, 404);
 
     // One log line per job event.
     let stopped = server.log.clone();
@@ -114,22 +100,22 @@ fn chiller_server_rejects_bad_lists_naming_the_lines() {
         ("\n\n".to_string(), "the list is empty\n".to_string()),
         (String::new(), "the list is empty\n".to_string()),
     ] {
-        let (code, text) = upload(&server, body.as_bytes(), &[]);
-        assert_eq!((code.as_str(), text.as_str()), ("400", answer.as_str()), "{body:?}");
+        let (code, text) = upload(&server, body.as_bytes());
+        assert_eq!((code, text.as_str()), (400, answer.as_str()), "{body:?}");
     }
-    let (code, text) = upload(&server, b"/\xff\xfe.zip\nrelative\n", &[]);
-    assert_eq!(code, "400");
+    let (code, text) = upload(&server, b"/\xff\xfe.zip\nrelative\n");
+    assert_eq!(code, 400);
     assert_eq!(
         text,
         "line 1: /\u{fffd}\u{fffd}.zip is not UTF-8\nline 2: relative is not an absolute path\n"
     );
     let huge = format!("{}\n", paths[0]).repeat(100);
-    let (code, _) = upload(&server, huge.as_bytes(), &[]);
-    assert_eq!(code, "413");
+    let (code, _) = upload(&server, huge.as_bytes());
+    assert_eq!(code, 413);
 
     // Nothing refused became a job.
-    let (code, id) = upload(&server, paths[0].as_bytes(), &[]);
-    assert_eq!((code.as_str(), id.as_str()), ("200", "1\n"));
+    let (code, id) = upload(&server, paths[0].as_bytes());
+    assert_eq!((code, id.as_str()), (200, "1\n"));
     let log = server.log();
     assert_eq!(log.matches("job submitted").count(), 1, "{log}");
     assert!(log.contains("list refused"), "{log}");
@@ -139,19 +125,15 @@ fn chiller_server_rejects_bad_lists_naming_the_lines() {
 fn chiller_server_requires_its_token() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &["--token", "s3cret"]);
-    let (code, body) = upload(&server, paths[0].as_bytes(), &[]);
+    let (code, body) = upload(&server, paths[0].as_bytes());
     assert_eq!(
-        (code.as_str(), body.as_str()),
-        ("401", "a valid bearer token is required\n")
+        (code, body.as_str()),
+        (401, "a valid bearer token is required\n")
     );
-    let (code, _) = upload(
-        &server,
-        paths[0].as_bytes(),
-        &["-H", "Authorization: Bearer wrong"],
-    );
-    assert_eq!(code, "401");
-    let (code, _) = curl(&[&format!("{}/jobs/1", server.url)]);
-    assert_eq!(code, "401");
+    let (code, _) = upload_to(&server.url, paths[0].as_bytes(), Some("wrong"));
+    assert_eq!(code, 401);
+    let (code, _) = get(&format!("{}/jobs/1", server.url));
+    assert_eq!(code, 401);
 
     let list = list_file(&env, "list.txt", &[&paths[0]]);
     let refused = catalog(&env)
@@ -244,8 +226,8 @@ fn chiller_server_restarted_in_the_middle_of_a_job_resumes_it() {
         "{}",
         server.log()
     );
-    let (code, id) = upload(&server, paths[3].as_bytes(), &[]);
-    assert_eq!((code.as_str(), id.as_str()), ("200", "2\n"), "ids go on");
+    let (code, id) = upload(&server, paths[3].as_bytes());
+    assert_eq!((code, id.as_str()), (200, "2\n"), "ids go on");
 }
 
 #[test]
@@ -282,8 +264,8 @@ fn chiller_server_runs_the_sites_recall_command_on_sorted_batches() {
     );
 
     // The same files again: on disk now, so the tool is not run for them.
-    let (code, _) = upload(&server, paths[0].as_bytes(), &[]);
-    assert_eq!(code, "200");
+    let (code, _) = upload(&server, paths[0].as_bytes());
+    assert_eq!(code, 200);
     let status = wait_finished(&server.url, "2", Duration::from_secs(30));
     assert_eq!(status["Done"], 1);
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 3);
@@ -348,12 +330,8 @@ fn chiller_server_reports_a_failing_recall_command() {
 fn chiller_server_read_mode_reads_files_through() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &["--recall", "read"]);
-    let (code, _) = upload(
-        &server,
-        format!("{}\n{}", paths[0], paths[1]).as_bytes(),
-        &[],
-    );
-    assert_eq!(code, "200");
+    let (code, _) = upload(&server, format!("{}\n{}", paths[0], paths[1]).as_bytes());
+    assert_eq!(code, 200);
     let status = wait_finished(&server.url, "1", Duration::from_secs(30));
     assert_eq!(
         (status["Done"].as_u64(), status["Failed"].as_u64()),
@@ -398,8 +376,8 @@ fn chiller_server_names_the_job_files_it_skips_and_never_reuses_an_id() {
         "{}",
         warnings[0]
     );
-    let (code, body) = upload(&server, paths[0].as_bytes(), &[]);
-    assert_eq!(code, "500");
+    let (code, body) = upload(&server, paths[0].as_bytes());
+    assert_eq!(code, 500);
     assert!(
         body.starts_with("cannot record the job: no job id is left"),
         "{body}"
@@ -411,15 +389,15 @@ fn chiller_server_names_the_job_files_it_skips_and_never_reuses_an_id() {
         .contains("/f11"));
     assert!(!jobs.join("0.json").exists());
     let (code, _) = get_json(&format!("{}/jobs/2", server.url));
-    assert_eq!(code, "404");
+    assert_eq!(code, 404);
 }
 
 #[test]
 fn chiller_server_simulate_keeps_its_free_space_reserve() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &["--reserve-bytes", &u64::MAX.to_string()]);
-    let (code, _) = upload(&server, paths[0].as_bytes(), &[]);
-    assert_eq!(code, "200");
+    let (code, _) = upload(&server, paths[0].as_bytes());
+    assert_eq!(code, 200);
     let status = wait_finished(&server.url, "1", Duration::from_secs(30));
     assert_eq!(status["Failed"], 1, "{status}");
     let error = status["Errors"][&paths[0]].as_str().unwrap();
@@ -459,8 +437,8 @@ fn chiller_server_survives_malformed_http_and_half_open_connections() {
     assert_eq!(code, "408", "{answer}");
     assert!(answer.contains("--request-timeout"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    let (code, id) = upload(&server, paths[0].as_bytes(), &[]);
-    assert_eq!((code.as_str(), id.as_str()), ("200", "1\n"));
+    let (code, id) = upload(&server, paths[0].as_bytes());
+    assert_eq!((code, id.as_str()), (200, "1\n"));
     assert_eq!(server.stop().code(), Some(0));
 }
 
@@ -491,8 +469,8 @@ fn chiller_server_follows_no_link_out_of_its_root() {
         .unwrap();
     std::os::unix::fs::symlink(&outside, product.join("F1_BT_in.nc")).unwrap();
     let server = Server::start(&env, &["--recall", "read"]);
-    let (code, body) = upload(&server, product.to_str().unwrap().as_bytes(), &[]);
-    assert_eq!(code, "400");
+    let (code, body) = upload(&server, product.to_str().unwrap().as_bytes());
+    assert_eq!(code, 400);
     assert_eq!(
         body,
         format!(
@@ -520,8 +498,8 @@ fn chiller_server_follows_no_link_out_of_its_root() {
         let id = job + 1;
         let server = if mode[1] == "simulate" {
             let server = Server::start_with_delay(&env, 1000, mode);
-            let (code, _) = upload(&server, path.as_bytes(), &[]);
-            assert_eq!(code, "200", "{mode:?}");
+            let (code, _) = upload(&server, path.as_bytes());
+            assert_eq!(code, 200, "{mode:?}");
             std::fs::remove_file(path).unwrap();
             std::os::unix::fs::symlink(&outside, path).unwrap();
             server
@@ -604,8 +582,8 @@ fn chiller_server_recall_commands_do_not_outlive_it() {
     };
     let args = ["--recall", "command", "--recall-command", command.as_str()];
     let server = Server::start(&env, &args);
-    let (code, _) = upload(&server, paths[0].as_bytes(), &[]);
-    assert_eq!(code, "200");
+    let (code, _) = upload(&server, paths[0].as_bytes());
+    assert_eq!(code, 200);
     let first = started(1);
     // kill -9: the recall command lives on, as nothing ends it.
     drop(server);

@@ -1,13 +1,27 @@
 //! `catalog chiller-server`: a Chiller-compatible staging server.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU64;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use catalog_chiller::recall::{RecallCommand, Recaller, DEFAULT_RESERVE};
+use catalog_chiller::server::{serve, ServerConfig};
 
-use crate::chiller::recall::{RecallMode, Recaller, DEFAULT_RESERVE};
-use crate::chiller::server::{serve, ServerConfig};
+use super::args::LimitsArgs;
+
+/// How files are recalled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RecallMode {
+    /// Model a tape library: a file on tape waits the mount delay and its size divided by the
+    /// drive rate, then becomes resident (its blocks allocated, its contents unchanged).
+    Simulate,
+    /// Read each file through once, which recalls it on an HSM file system.
+    Read,
+    /// Run the site's recall tool on a list file of the batch (`--recall-command`).
+    Command,
+}
 
 /// Arguments of `catalog chiller-server`.
 #[derive(Debug, clap::Args)]
@@ -48,7 +62,7 @@ pub struct ChillerServerArgs {
     #[arg(long, env = "CHILLER_SERVER_TOKEN", hide_env_values = true)]
     token: Option<String>,
     #[command(flatten)]
-    limits: crate::limits::Limits,
+    limits: LimitsArgs,
 }
 
 /// Runs the server until SIGTERM or Ctrl-C; one log line per job event goes to stderr.
@@ -56,28 +70,35 @@ pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
     crate::environment::init_server_log();
     let state_dir = match args.state_dir {
         Some(dir) => dir,
-        None => dirs::data_dir()
-            .context("no data directory on this platform: pass --state-dir")?
-            .join("catalog")
-            .join("chiller"),
+        None => crate::environment::data_dir("chiller", "pass --state-dir")?,
+    };
+    let recaller = match args.recall {
+        RecallMode::Simulate => Recaller::Simulate {
+            mount_delay: Duration::from_millis(args.mount_delay_ms),
+            drive_rate: NonZeroU64::new(args.drive_rate.saturating_mul(1_000_000))
+                .context("--drive-rate must be at least 1 MB/s")?,
+            reserve: args.reserve_bytes,
+        },
+        RecallMode::Read => Recaller::Read,
+        RecallMode::Command => Recaller::Command(RecallCommand::new(
+            args.recall_command
+                .as_deref()
+                .context("--recall command needs --recall-command, e.g. \"eeadm recall {list}\"")?,
+        )?),
     };
     let config = ServerConfig {
         roots: args.roots,
         state_dir,
-        recaller: Recaller {
-            mode: args.recall,
-            command: args.recall_command,
-            mount_delay: Duration::from_millis(args.mount_delay_ms),
-            drive_rate: args.drive_rate.saturating_mul(1_000_000),
-            reserve: args.reserve_bytes,
-        },
+        recaller,
         workers: usize::from(args.workers),
         max_body: args.max_list_bytes,
         token: args.token,
+        limits: args.limits.limits(),
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    let served = runtime.block_on(serve(args.listen, config, args.limits));
-    // A recall running in a blocking thread is not waited for: its job resumes at the next start.
+    let served = runtime.block_on(serve(args.listen, config, crate::shutdown::requested()));
+    // The workers have stopped; a read the kernel holds (an HSM recall of the file) is not
+    // waited for: its job resumes at the next start.
     runtime.shutdown_timeout(Duration::from_secs(5));
     served
 }

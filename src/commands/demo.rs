@@ -12,13 +12,13 @@ use catalog_index::search::SortKey;
 use catalog_index::{Catalog, State};
 use indicatif::HumanBytes;
 
-use crate::chiller::ledger::Ledger;
-use crate::chiller::recall::{is_resident, RecallMode, Recaller, DEFAULT_RESERVE};
-use crate::chiller::server::{ChillerServer, ServerConfig};
-use crate::chiller::stage::{submit_to, wait};
-use crate::chiller::{prepare, ChillerClient};
 use crate::output::summary_line;
 use crate::sample;
+use catalog_chiller::ledger::Ledger;
+use catalog_chiller::recall::{is_resident, Recaller, DEFAULT_RESERVE};
+use catalog_chiller::server::{ChillerServer, ServerConfig};
+use catalog_chiller::stage::wait;
+use catalog_chiller::{prepare, submit, ChillerClient, ClientOptions};
 
 /// The query the demo stages: the mission's.
 const QUERY: &str = "tile:T60WWV AND sat:S2A";
@@ -128,21 +128,20 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
     let server = ChillerServer::start(ServerConfig {
         roots: vec![archive.to_path_buf()],
         state_dir: dir.join("chiller"),
-        recaller: Recaller {
-            mode: RecallMode::Simulate,
-            command: None,
+        recaller: Recaller::Simulate {
             mount_delay: Duration::from_millis(300),
-            drive_rate: 8_000_000_000,
+            drive_rate: std::num::NonZeroU64::new(8_000_000_000).expect("not zero"),
             reserve: DEFAULT_RESERVE,
         },
         workers: 1,
         max_body: 64 << 20,
         token: None,
+        limits: catalog_http::Limits::default(),
     })?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(listener, async {
+    let serving = tokio::spawn(server.run(listener, async {
         let _ = stopped.await;
     }));
     writeln!(
@@ -156,7 +155,7 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
         "5. catalog query \"{QUERY}\" --stage --wait --chiller {url}"
     )?;
     writeln!(out, "   {}", prepared.summary())?;
-    let client = ChillerClient::new(&url, None)?;
+    let client = ChillerClient::new(&ClientOptions::at(&url))?;
     let ledger = Ledger::at(&dir.join("jobs"));
     let staged = async {
         if prepared.paths.is_empty() {
@@ -166,7 +165,7 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
             )?;
             return Ok(());
         }
-        let entries = submit_to(&ledger, &client, &prepared, Some(QUERY), None, |entry| {
+        let entries = submit(&ledger, &client, &prepared, Some(QUERY), None, |entry| {
             // Submitted is submitted: a closed stdout is acted on at the next line.
             let _ = writeln!(
                 std::io::stdout(),

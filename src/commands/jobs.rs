@@ -3,12 +3,14 @@
 use std::io::Write;
 use std::time::Duration;
 
+use catalog_chiller::client::DEFAULT_URL;
+use catalog_chiller::ledger::Ledger;
+use catalog_chiller::stage::{note, wait};
+use catalog_chiller::wire::check_job_id;
+use catalog_chiller::{ChillerClient, JobStatus};
 use indicatif::HumanBytes;
 
-use crate::chiller::client::{check_job_id, DEFAULT_URL};
-use crate::chiller::ledger::Ledger;
-use crate::chiller::stage::{http_timeout, note, wait};
-use crate::chiller::{ChillerClient, JobStatus};
+use super::args::{ChillerAccess, LedgerLocation};
 
 /// Arguments of `catalog jobs`.
 #[derive(Debug, clap::Args)]
@@ -29,12 +31,14 @@ pub struct JobsArgs {
     /// https://chiller.eodc.eu]
     #[arg(long = "chiller", value_name = "URL", requires = "id")]
     server: Option<String>,
-    /// Bearer token for the server
-    #[arg(long, env = "CHILLER_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// Wait at most this long for each answer of the server; connecting takes at most 10 s
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = http_timeout)]
-    http_timeout: f64,
+    /// The server of a job not submitted from here: the ledger's server of a job wins over
+    /// the environment's, so this is no `--chiller` with `env`
+    #[arg(long = "default-chiller", value_name = "URL", env = "CHILLER_URL", default_value = DEFAULT_URL, hide = true)]
+    default_server: String,
+    #[command(flatten)]
+    access: ChillerAccess,
+    #[command(flatten)]
+    ledger: LedgerLocation,
 }
 
 /// A job id as `catalog jobs` takes it: short and printable.
@@ -45,7 +49,7 @@ fn job_id(text: &str) -> Result<String, String> {
 
 /// Lists the ledger, or shows one job.
 pub fn run(args: JobsArgs) -> anyhow::Result<()> {
-    let ledger = Ledger::open()?;
+    let ledger = Ledger::at(&args.ledger.path()?);
     let Some(id) = &args.id else {
         return history(&ledger, args.json);
     };
@@ -56,13 +60,8 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
         .server
         .clone()
         .or_else(|| entry.as_ref().map(|e| e.server.clone()))
-        .or_else(|| std::env::var("CHILLER_URL").ok())
-        .unwrap_or_else(|| DEFAULT_URL.to_string());
-    let client = ChillerClient::with_timeout(
-        &server,
-        args.token.clone(),
-        Duration::from_secs_f64(args.http_timeout),
-    )?;
+        .unwrap_or_else(|| args.default_server.clone());
+    let client = ChillerClient::new(&args.access.options(&server))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

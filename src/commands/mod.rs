@@ -1,5 +1,6 @@
 //! One module per subcommand: each turns its arguments into calls on the library.
 
+pub mod args;
 pub mod chiller_server;
 pub mod completions;
 pub mod demo;

@@ -9,7 +9,9 @@ use catalog_index::Catalog;
 use super::IndexLocation;
 use std::io::Write;
 
-use crate::chiller::stage::{stage_list, StageArgs};
+use catalog_chiller::stage::stage_list;
+
+use super::args::StageArgs;
 use crate::freshness;
 use crate::output::{self, Format, Sink};
 
@@ -194,5 +196,5 @@ fn stage(
     if !args.quiet {
         eprintln!("{}", output::summary_line(&hits.summary));
     }
-    stage_list(paths, Some(&args.query), &args.staging)
+    stage_list(paths, Some(&args.query), &args.staging.options()?)
 }

@@ -2,8 +2,8 @@
 
 use std::net::SocketAddr;
 
+use super::args::{ChillerArgs, LedgerLocation, LimitsArgs};
 use super::IndexLocation;
-use crate::chiller::stage::ChillerArgs;
 use crate::serve::{serve, ServeConfig};
 
 /// Arguments of `catalog serve`.
@@ -16,11 +16,13 @@ pub struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     chiller: ChillerArgs,
+    #[command(flatten)]
+    ledger: LedgerLocation,
     /// Bearer token required on every call
     #[arg(long = "api-token", env = "CATALOG_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
     #[command(flatten)]
-    limits: crate::limits::Limits,
+    limits: LimitsArgs,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -28,9 +30,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::environment::init_server_log();
     let config = ServeConfig {
         index: args.index.path()?,
-        chiller: args.chiller,
+        chiller: args.chiller.options(),
+        ledger: args.ledger.path()?,
         token: args.api_token,
-        limits: args.limits,
+        limits: args.limits.limits(),
     };
     tokio::runtime::Runtime::new()?.block_on(serve(args.listen, config))
 }

@@ -15,8 +15,10 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::{blocking, error, Params, Shared, MAX_LIMIT};
-use crate::chiller::{prepare, submit};
 use crate::freshness::{self, AnswerState};
+use catalog_chiller::ledger::Ledger;
+use catalog_chiller::list::read_list;
+use catalog_chiller::{prepare, submit, ChillerClient, ClientError};
 
 /// Parameters of `/search`, `/filelist` and `/count`.
 #[derive(Debug, Deserialize)]
@@ -194,6 +196,14 @@ pub async fn stage(
     Params(params): Params<StageParams>,
     body: String,
 ) -> Response {
+    // A list in the body is read as `catalog stage` reads one: absolute paths only.
+    let listed = match params.q {
+        Some(_) => Vec::new(),
+        None => match read_list(body.as_bytes(), "in the body") {
+            Ok(listed) => listed,
+            Err(failure) => return error(StatusCode::BAD_REQUEST, format!("{failure:#}")),
+        },
+    };
     let catalog = shared.catalog();
     let query = params.q.clone();
     let paths = blocking(move || -> Result<Vec<String>, CatalogError> {
@@ -207,12 +217,7 @@ pub async fn stage(
                     .map(|m| m.path)
                     .collect())
             }
-            None => Ok(body
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect()),
+            None => Ok(listed),
         }
     })
     .await;
@@ -231,13 +236,23 @@ pub async fn stage(
             format!("nothing to stage: {}", prepared.summary()),
         );
     }
-    let client = match shared.config.chiller.client() {
+    let client = match ChillerClient::new(&shared.config.chiller) {
         Ok(client) => client,
         Err(failure) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{failure:#}")),
     };
-    match submit(&client, &prepared, params.q.as_deref(), None).await {
-        Ok(jobs) => Json(json!({
-            "jobs": jobs,
+    let ledger = Ledger::at(&shared.config.ledger);
+    match submit(
+        &ledger,
+        &client,
+        &prepared,
+        params.q.as_deref(),
+        None,
+        |_| {},
+    )
+    .await
+    {
+        Ok(entries) => Json(json!({
+            "jobs": entries.into_iter().map(|entry| entry.id).collect::<Vec<_>>(),
             "chiller": client.base_url(),
             "files": prepared.paths.len(),
             "bytes": prepared.bytes,
@@ -251,16 +266,16 @@ pub async fn stage(
 
 /// `GET /jobs/<id>`: the job's status as Chiller reports it.
 pub async fn job(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    let client = match shared.config.chiller.client() {
+    let client = match ChillerClient::new(&shared.config.chiller) {
         Ok(client) => client,
         Err(failure) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{failure:#}")),
     };
-    if let Err(failure) = crate::chiller::client::check_job_id(&id) {
+    if let Err(failure) = catalog_chiller::wire::check_job_id(&id) {
         return error(StatusCode::BAD_REQUEST, format!("{failure:#}"));
     }
     match client.status(&id).await {
         Ok(status) => Json(Value::Object(status.raw)).into_response(),
-        Err(failure) if failure.to_string().contains("knows no job") => {
+        Err(failure @ ClientError::NotFound { .. }) => {
             error(StatusCode::NOT_FOUND, format!("{failure:#}"))
         }
         Err(failure) => error(StatusCode::BAD_GATEWAY, format!("{failure:#}")),

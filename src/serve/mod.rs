@@ -17,7 +17,7 @@ use anyhow::Context;
 use arc_swap::ArcSwap;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,11 +32,13 @@ pub struct ServeConfig {
     /// The index directory.
     pub index: PathBuf,
     /// The Chiller that `POST /stage` submits to.
-    pub chiller: crate::chiller::stage::ChillerArgs,
+    pub chiller: catalog_chiller::ClientOptions,
+    /// The ledger each job submitted is recorded in.
+    pub ledger: PathBuf,
     /// Bearer token every call must carry, if set.
     pub token: Option<String>,
     /// Timeouts and the connection limit.
-    pub limits: crate::limits::Limits,
+    pub limits: catalog_http::Limits,
 }
 
 /// What every handler shares.
@@ -98,7 +100,7 @@ async fn blocking<T: Send + 'static>(
 pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()> {
     let catalog = Catalog::open(&config.index)?;
     let listener =
-        crate::limits::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
+        catalog_http::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let shared = Arc::new(Shared {
         catalog: ArcSwap::from_pointee(catalog),
         config,
@@ -111,7 +113,7 @@ pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()
     let _ = writeln!(stdout, "listening on http://{}", listener.local_addr()?)
         .and_then(|()| stdout.flush());
     let limits = shared.config.limits.clone();
-    crate::limits::serve(
+    catalog_http::serve(
         listener,
         router(shared),
         &limits,
@@ -179,29 +181,14 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .layer(middleware::from_fn_with_state(shared.clone(), time_budget))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(
-            shared.clone(),
-            require_token,
-        ))
+        .layer(
+            catalog_http::RequireBearer::new(shared.config.token.as_deref(), || {
+                error(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
+            })
+            .layer(),
+        )
         .layer(middleware::from_fn_with_state(shared.clone(), measure))
         .with_state(shared)
-}
-
-async fn require_token(
-    State(shared): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = &shared.config.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if given != Some(&format!("Bearer {token}")) {
-            return error(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
-        }
-    }
-    next.run(request).await
 }
 
 /// Answers 503 for a request that takes longer than `--request-timeout`, body and work
@@ -233,20 +220,20 @@ async fn read_body_in_time(
     next: Next,
 ) -> Response {
     let budget = shared.config.limits.request_timeout;
-    match crate::limits::read_body(request, budget, MAX_BODY).await {
+    match catalog_http::read_body(request, budget, MAX_BODY).await {
         Ok(request) => next.run(request).await,
-        Err(crate::limits::BodyRefused::TooSlow) => error(
+        Err(catalog_http::BodyRefused::TooSlow) => error(
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the request body did not arrive within {} (--request-timeout)",
                 humantime::format_duration(budget)
             ),
         ),
-        Err(crate::limits::BodyRefused::TooLarge) => error(
+        Err(catalog_http::BodyRefused::TooLarge) => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is larger than {MAX_BODY} bytes"),
         ),
-        Err(crate::limits::BodyRefused::Broken(failure)) => error(
+        Err(catalog_http::BodyRefused::Broken(failure)) => error(
             StatusCode::BAD_REQUEST,
             format!("cannot read the request body: {failure}"),
         ),

@@ -147,10 +147,42 @@ pub fn list_file(env: &TestEnv, name: &str, paths: &[&str]) -> PathBuf {
     list
 }
 
-/// `GET <url>` through curl: the status code and the body parsed as JSON (`null` if none).
-pub fn get_json(url: &str) -> (String, serde_json::Value) {
-    let (code, body) = crate::common::curl(&[url]);
+/// An HTTP client for the tests' calls, bounded in time.
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The status code and body of an answer.
+fn answer(response: reqwest::blocking::Response) -> (u16, String) {
+    let code = response.status().as_u16();
+    (code, response.text().unwrap())
+}
+
+/// `GET <url>`: the status code and the body.
+pub fn get(url: &str) -> (u16, String) {
+    answer(http().get(url).send().unwrap())
+}
+
+/// `GET <url>`: the status code and the body parsed as JSON (`null` if none).
+pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let (code, body) = get(url);
     (code, serde_json::from_str(&body).unwrap_or_default())
+}
+
+/// `POST <url>/upload` of a list as `curl --data-binary @list` sends it, with a bearer token
+/// if given: the status code and the body.
+pub fn upload_to(url: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+    let mut request = http()
+        .post(format!("{url}/upload"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_vec());
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    answer(request.send().unwrap())
 }
 
 /// Polls a job of a server until it is finished, for at most `limit`.

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
 
-use crate::chiller::ledger::now;
-use crate::chiller::recall::{resident_beneath, Recaller, Spawned};
+use crate::ledger::now;
+use crate::recall::{resident_beneath, Recaller, Spawned};
+use crate::wire::JobStatus;
 
 /// A job as persisted and as the status call shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,20 +37,26 @@ struct Job {
 }
 
 impl Job {
-    /// The status answer, with Chiller's field names and its `"true"`/`"false"`.
-    fn status(&self) -> Value {
-        json!({
-            "ID": self.id,
-            "Finished": if self.completed.is_some() { "true" } else { "false" },
-            "Files": self.files.len(),
-            "Done": self.done,
-            "Failed": self.failed,
-            "Submitted": self.submitted,
-            "Started": self.started,
-            "Completed": self.completed,
-            "Errors": self.errors,
-            "Output": self.output,
-        })
+    /// The status answer: the counts, and the times, errors and output beside them.
+    fn status(&self) -> JobStatus {
+        let details = [
+            ("ID", json!(self.id)),
+            ("Submitted", json!(self.submitted)),
+            ("Started", json!(self.started)),
+            ("Completed", json!(self.completed)),
+            ("Errors", json!(self.errors)),
+            ("Output", json!(self.output)),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+        JobStatus::new(
+            self.completed.is_some(),
+            self.files.len() as u64,
+            self.done,
+            self.failed,
+            details,
+        )
     }
 }
 
@@ -66,8 +74,9 @@ pub struct Jobs {
     released: Notify,
     /// Recall commands running now, by job.
     recalls: Mutex<BTreeMap<u64, Spawned>>,
-    /// Set when the server shuts down: the running jobs stay unfinished, to resume.
-    stopping: std::sync::atomic::AtomicBool,
+    /// Cancelled when the server shuts down: the workers stop, and the running jobs stay
+    /// unfinished, to resume.
+    stop: CancellationToken,
     /// Held for the server's life: a second server on the same state directory would hand out
     /// the same job ids.
     _lock: fs::File,
@@ -173,7 +182,7 @@ impl Jobs {
             claimed: Mutex::new(HashSet::new()),
             released: Notify::new(),
             recalls: Mutex::new(BTreeMap::new()),
-            stopping: std::sync::atomic::AtomicBool::new(false),
+            stop: CancellationToken::new(),
             _lock: lock,
         };
         Ok((
@@ -234,7 +243,7 @@ impl Jobs {
     }
 
     /// A job's status answer.
-    pub fn status(&self, id: u64) -> Option<Value> {
+    pub fn status(&self, id: u64) -> Option<JobStatus> {
         self.lock().get(&id).map(Job::status)
     }
 
@@ -247,11 +256,10 @@ impl Jobs {
             .collect()
     }
 
-    /// Ends the running recall commands' process groups and keeps their jobs unfinished, to
-    /// resume at the next start. Blocks up to the grace time.
-    pub fn end_recalls(&self) {
-        self.stopping
-            .store(true, std::sync::atomic::Ordering::SeqCst);
+    /// Tells the workers to stop, and ends the running recall commands' process groups; their
+    /// jobs stay unfinished, to resume at the next start. Blocks up to the grace time.
+    pub fn stop(&self) {
+        self.stop.cancel();
         let recalls: Vec<Spawned> = self
             .recalls
             .lock()
@@ -266,7 +274,7 @@ impl Jobs {
     }
 
     fn stopping(&self) -> bool {
-        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+        self.stop.is_cancelled()
     }
 
     /// Notes the recall command a job runs (or that it ended), in memory and in its state.
@@ -356,17 +364,22 @@ impl Jobs {
     }
 }
 
-/// Takes jobs from the queue one after another until the queue closes. Files are opened
-/// beneath their root in `roots` (given and resolved), following no link.
+/// Takes jobs from the queue one after another until [`Jobs::stop`]. Files are opened beneath
+/// their root in `roots` (given and resolved), following no link.
 pub async fn work(jobs: Arc<Jobs>, recaller: Arc<Recaller>, roots: Arc<[PathBuf]>, queue: Queue) {
     loop {
-        let Some(id) = queue.lock().await.recv().await else {
-            return;
+        let next = async { queue.lock().await.recv().await };
+        let id = tokio::select! {
+            next = next => match next {
+                Some(id) => id,
+                None => return,
+            },
+            () = jobs.stop.cancelled() => return,
         };
+        run_job(&jobs, &recaller, &roots, id).await;
         if jobs.stopping() {
             return;
         }
-        run_job(&jobs, &recaller, &roots, id).await;
     }
 }
 
@@ -421,6 +434,7 @@ async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, roots: &Arc<[PathBuf]>, 
                         jobs.release(file);
                     },
                     &mut |recall| jobs.note_recall(id, recall),
+                    &jobs.stop,
                 )
                 .await;
             outputs.extend(output);
@@ -428,7 +442,10 @@ async fn run_job(jobs: &Arc<Jobs>, recaller: &Recaller, roots: &Arc<[PathBuf]>, 
         if busy.is_empty() || jobs.stopping() {
             break;
         }
-        released.await;
+        tokio::select! {
+            () = released => {}
+            () = jobs.stop.cancelled() => break,
+        }
         pending = busy;
     }
 
@@ -472,7 +489,7 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    use crate::chiller::recall::RecallMode;
+    use crate::recall::RecallCommand;
 
     #[tokio::test]
     async fn a_file_wanted_by_two_jobs_is_recalled_once() {
@@ -489,13 +506,7 @@ mod tests {
             "cat {{list}} >> '{}'; while IFS= read -r f; do fallocate -l $(stat -c %s \"$f\") \"$f\"; done < {{list}}",
             log.display()
         );
-        let recaller = Arc::new(Recaller {
-            mode: RecallMode::Command,
-            command: Some(command),
-            mount_delay: Duration::ZERO,
-            drive_rate: 1,
-            reserve: 0,
-        });
+        let recaller = Arc::new(Recaller::Command(RecallCommand::new(&command).unwrap()));
         let (jobs, queue, resumed) = Jobs::load(&dir.path().join("state")).unwrap();
         assert!(resumed.is_empty());
         let jobs = Arc::new(jobs);
@@ -511,20 +522,23 @@ mod tests {
                 ))
             })
             .collect();
-        let finished = |id| jobs.status(id).unwrap()["Finished"] == "true";
+        let finished = |id| jobs.status(id).unwrap().finished;
         for _ in 0..200 {
             if finished(first) && finished(second) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        workers.iter().for_each(|w| w.abort());
+        jobs.stop();
+        for worker in workers {
+            tokio::time::timeout(Duration::from_secs(5), worker)
+                .await
+                .expect("a stopped worker ends")
+                .unwrap();
+        }
         let status = jobs.status(second).unwrap();
-        assert_eq!(status["Finished"], "true", "{status}");
-        assert_eq!(
-            (status["Done"].as_u64(), status["Failed"].as_u64()),
-            (Some(3), Some(0))
-        );
+        assert!(status.finished, "{status:?}");
+        assert_eq!((status.done, status.failed), (Some(3), Some(0)));
         let mut recalled: Vec<String> = fs::read_to_string(&log)
             .unwrap()
             .lines()
@@ -556,8 +570,8 @@ mod tests {
         drop(jobs);
         let (jobs, _queue, resumed) = Jobs::load(dir.path()).unwrap();
         assert_eq!(resumed, [2]);
-        assert_eq!(jobs.status(1).unwrap()["Finished"], "true");
-        assert_eq!(jobs.status(2).unwrap()["Finished"], "false");
+        assert!(jobs.status(1).unwrap().finished);
+        assert!(!jobs.status(2).unwrap().finished);
         assert_eq!(jobs.submit(vec!["/z".into()]).unwrap(), 3);
     }
 
@@ -590,7 +604,7 @@ mod tests {
             jobs.status(2).is_none(),
             "a job under another's name is skipped"
         );
-        assert_eq!(jobs.status(1).unwrap()["Files"], 12);
+        assert_eq!(jobs.status(1).unwrap().files, Some(12));
         assert_eq!(
             jobs.submit(vec!["/x".into()]).unwrap(),
             10,
@@ -609,7 +623,7 @@ mod tests {
         let (jobs, _queue, _) = Jobs::load(state.path()).unwrap();
         let error = jobs.submit(vec!["/z".into()]).unwrap_err().to_string();
         assert!(error.starts_with("no job id is left"), "{error}");
-        assert_eq!(jobs.status(1).unwrap()["Files"], 12, "job 1 kept");
+        assert_eq!(jobs.status(1).unwrap().files, Some(12), "job 1 kept");
         assert!(fs::read_to_string(dir.join("1.json"))
             .unwrap()
             .contains("/f11"));

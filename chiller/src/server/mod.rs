@@ -20,11 +20,12 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use catalog_http::{read_body, BodyRefused, Limits, RequireBearer};
 
-use self::jobs::Jobs;
+use self::jobs::{Jobs, Queue};
 use self::list::{check_list, Roots};
-use super::recall::Recaller;
-use crate::limits::{read_body, BodyRefused, Limits};
+use crate::recall::Recaller;
+use crate::wire::upload_answer;
 
 /// How a server runs.
 #[derive(Debug, Clone)]
@@ -41,62 +42,52 @@ pub struct ServerConfig {
     pub max_body: usize,
     /// Bearer token every call must carry, if set.
     pub token: Option<String>,
+    /// Timeouts and the connection limit.
+    pub limits: Limits,
 }
 
 /// What the handlers share.
 struct Shared {
     jobs: Arc<Jobs>,
     roots: Roots,
-    token: Option<String>,
 }
 
-/// A server with its jobs loaded and its workers started, ready to be served.
+/// A server with its jobs loaded, ready to run.
 pub struct ChillerServer {
     shared: Arc<Shared>,
+    queue: Queue,
+    recaller: Arc<Recaller>,
+    workers: usize,
     max_body: usize,
+    token: Option<String>,
     limits: Limits,
     /// Unfinished jobs found in the state directory and queued again.
     pub resumed: Vec<u64>,
 }
 
 impl ChillerServer {
-    /// Checks the configuration, loads the persisted jobs and starts the workers, which resume
-    /// unfinished jobs. Must run inside a tokio runtime.
+    /// Checks the roots, locks the state directory and loads the persisted jobs, queueing the
+    /// unfinished ones again.
     pub fn start(config: ServerConfig) -> anyhow::Result<ChillerServer> {
-        config.recaller.check()?;
         let roots = Roots::new(&config.roots)?;
         let (jobs, queue, resumed) = Jobs::load(&config.state_dir)?;
-        let jobs = Arc::new(jobs);
-        let recaller = Arc::new(config.recaller);
-        let beneath: Arc<[PathBuf]> = roots.prefixes().into();
-        for _ in 0..config.workers.max(1) {
-            tokio::spawn(jobs::work(
-                jobs.clone(),
-                recaller.clone(),
-                beneath.clone(),
-                queue.clone(),
-            ));
-        }
         Ok(ChillerServer {
             shared: Arc::new(Shared {
-                jobs,
+                jobs: Arc::new(jobs),
                 roots,
-                token: config.token,
             }),
+            queue,
+            recaller: Arc::new(config.recaller),
+            workers: config.workers.max(1),
             max_body: config.max_body,
-            limits: Limits::default(),
+            token: config.token,
+            limits: config.limits,
             resumed,
         })
     }
 
-    /// Serves within `limits` rather than the default ones.
-    pub fn with_limits(mut self, limits: Limits) -> ChillerServer {
-        self.limits = limits;
-        self
-    }
-
     /// The server's routes.
-    pub fn router(&self) -> Router {
+    fn router(&self) -> Router {
         Router::new()
             .route("/upload", post(upload))
             .route("/jobs/{id}", get(status))
@@ -105,24 +96,38 @@ impl ChillerServer {
                 (self.limits.request_timeout, self.max_body),
                 read_body_in_time,
             ))
-            .layer(middleware::from_fn_with_state(
-                self.shared.clone(),
-                require_token,
-            ))
+            .layer(RequireBearer::new(self.token.as_deref(), refused).layer())
             .with_state(self.shared.clone())
     }
 
-    /// Serves on `listener` until `shutdown` completes, then waits for open requests.
-    pub async fn serve(
+    /// Starts the workers, which take the queued jobs, and serves on `listener` until
+    /// `shutdown` completes. Then waits for open requests, stops the workers (a running recall
+    /// command's process group is ended; its job resumes at the next start) and waits for them.
+    pub async fn run(
         self,
         listener: tokio::net::TcpListener,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        crate::limits::serve(listener, self.router(), &self.limits, shutdown).await;
-        // A recall command does not outlive the server: its group is ended, its job resumes.
         let jobs = self.shared.jobs.clone();
-        let _ = tokio::task::spawn_blocking(move || jobs.end_recalls()).await;
-        let running = self.shared.jobs.running();
+        let beneath: Arc<[PathBuf]> = self.shared.roots.prefixes().into();
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..self.workers {
+            workers.spawn(jobs::work(
+                jobs.clone(),
+                self.recaller.clone(),
+                beneath.clone(),
+                self.queue.clone(),
+            ));
+        }
+        catalog_http::serve(listener, self.router(), &self.limits, shutdown).await;
+        let running = jobs.running();
+        let stopping = jobs.clone();
+        let _ = tokio::task::spawn_blocking(move || stopping.stop()).await;
+        while let Some(ended) = workers.join_next().await {
+            if let Err(error) = ended {
+                tracing::error!("a worker failed: {error}");
+            }
+        }
         if running.is_empty() {
             tracing::info!("shut down");
         } else {
@@ -135,11 +140,15 @@ impl ChillerServer {
     }
 }
 
-/// Binds `listen`, prints `listening on ADDRESS` as the first line of stdout, and serves until
-/// SIGTERM or Ctrl-C. Unfinished jobs from the state directory are resumed.
-pub async fn serve(listen: SocketAddr, config: ServerConfig, limits: Limits) -> anyhow::Result<()> {
-    let server = ChillerServer::start(config)?.with_limits(limits);
-    let listener = crate::limits::bind(listen)
+/// Binds `listen`, prints `listening on ADDRESS` as the first line of stdout, and runs until
+/// `shutdown` completes. Unfinished jobs from the state directory are resumed.
+pub async fn serve(
+    listen: SocketAddr,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let server = ChillerServer::start(config)?;
+    let listener = catalog_http::bind(listen)
         .with_context(|| format!("cannot listen on {listen}: is another server there?"))?;
     let address = listener.local_addr()?;
     // For whoever started the server; one who stopped reading (a closed pipe) is no reason
@@ -147,7 +156,12 @@ pub async fn serve(listen: SocketAddr, config: ServerConfig, limits: Limits) -> 
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on {address}").and_then(|()| stdout.flush());
     tracing::info!(%address, resumed = ?server.resumed, "serving");
-    server.serve(listener, crate::shutdown::requested()).await
+    server.run(listener, shutdown).await
+}
+
+/// The answer to a call without the server's token.
+fn refused() -> Response {
+    "a valid bearer token is required\n".into_response()
 }
 
 async fn upload(AppState(shared): AppState<Arc<Shared>>, body: Bytes) -> Response {
@@ -160,7 +174,7 @@ async fn upload(AppState(shared): AppState<Arc<Shared>>, body: Bytes) -> Respons
     };
     match checked {
         Ok(Ok(Ok(id))) => {
-            ([(header::CONTENT_TYPE, "text/plain")], format!("{id}\n")).into_response()
+            ([(header::CONTENT_TYPE, "text/plain")], upload_answer(id)).into_response()
         }
         Ok(Err(bad)) => {
             tracing::info!(problems = bad.len(), first = %bad[0], "list refused");
@@ -214,51 +228,5 @@ async fn status(AppState(shared): AppState<Arc<Shared>>, UrlPath(id): UrlPath<St
     match id.parse().ok().and_then(|id| shared.jobs.status(id)) {
         Some(status) => Json(status).into_response(),
         None => (StatusCode::NOT_FOUND, format!("no job {id}\n")).into_response(),
-    }
-}
-
-async fn require_token(
-    AppState(shared): AppState<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = &shared.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if !given.is_some_and(|given| same_secret(given.as_bytes(), token.as_bytes())) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-                "a valid bearer token is required\n",
-            )
-                .into_response();
-        }
-    }
-    next.run(request).await
-}
-
-/// Compares secrets in a time that does not tell how much of a guess was right.
-fn same_secret(given: &[u8], secret: &[u8]) -> bool {
-    given.len() == secret.len()
-        && given
-            .iter()
-            .zip(secret)
-            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
-            == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(same_secret(b"s3cret", b"s3cret"));
-        assert!(!same_secret(b"s3cre", b"s3cret"));
-        assert!(!same_secret(b"s3creT", b"s3cret"));
-        assert!(!same_secret(b"", b"s3cret"));
     }
 }

@@ -6,7 +6,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rustix::fs::{FileType, OFlags};
 
-use crate::chiller::recall::{open_beneath, product_files};
+use crate::list::ListLines;
+use crate::recall::{open_beneath, product_files};
 
 /// Bad lines named in a refusal; the rest are counted.
 const BAD_LINES_SHOWN: usize = 100;
@@ -61,30 +62,23 @@ pub fn check_list(body: &[u8], roots: &Roots) -> Result<Vec<String>, Vec<String>
     let mut seen = std::collections::HashSet::new();
     let mut bad = Vec::new();
     let mut bad_count = 0usize;
-    for (number, line) in body.split(|&b| b == b'\n').enumerate() {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let (shown, problem) = match std::str::from_utf8(line) {
-            Err(_) => (
-                String::from_utf8_lossy(line).into_owned(),
-                Some("is not UTF-8".to_string()),
-            ),
-            Ok(text) => (text.replace('\0', "\\0"), check_path(text, roots)),
+    // Reading from memory cannot fail.
+    for line in ListLines::new(body).map_while(Result::ok) {
+        let problem = match line.path {
+            Ok(path) => match check_path(&path, roots) {
+                None => {
+                    if seen.insert(path.clone()) {
+                        paths.push(path);
+                    }
+                    continue;
+                }
+                Some(problem) => format!("{path} {problem}"),
+            },
+            Err((shown, problem)) => format!("{shown} {problem}"),
         };
-        match problem {
-            Some(problem) => {
-                bad_count += 1;
-                if bad.len() < BAD_LINES_SHOWN {
-                    bad.push(format!("line {}: {shown} {problem}", number + 1));
-                }
-            }
-            None => {
-                if seen.insert(shown.clone()) {
-                    paths.push(shown);
-                }
-            }
+        bad_count += 1;
+        if bad.len() < BAD_LINES_SHOWN {
+            bad.push(format!("line {}: {problem}", line.number));
         }
     }
     if bad_count > bad.len() {
@@ -100,15 +94,9 @@ pub fn check_list(body: &[u8], roots: &Roots) -> Result<Vec<String>, Vec<String>
     }
 }
 
-/// What is wrong with one path, if anything.
+/// What is wrong with one absolute path, if anything.
 fn check_path(line: &str, roots: &Roots) -> Option<String> {
     let path = Path::new(line);
-    if line.contains('\0') {
-        return Some("holds a NUL byte".into());
-    }
-    if !path.is_absolute() {
-        return Some("is not an absolute path".into());
-    }
     if path.components().any(|c| c == Component::ParentDir) {
         return Some("holds '..'".into());
     }

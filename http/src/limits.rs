@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 /// File descriptors kept for anything but connections: index files, state files, children.
-const RESERVED_FILES: u64 = 128;
+pub const RESERVED_FILES: u64 = 128;
 
 /// Connections the kernel holds until they are accepted, while the server is at its limit or
 /// busy (tokio's default is 128, past which connections wait a second for the next try; Linux
@@ -37,20 +37,17 @@ pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// The limits of a server, as its command line sets them.
-#[derive(Debug, Clone, clap::Args)]
+/// The limits of a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Time a connection has to send a request's whole head, from its opening or from its
-    /// previous answer: a kept-alive connection idle that long is closed too
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// previous answer: a kept-alive connection idle that long is closed too.
     pub header_timeout: Duration,
-    /// Time a request body may take to arrive (else 408) and, in `catalog serve`, a request
-    /// until its answer starts (else 503)
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    /// Time a request body may take to arrive and, in `catalog serve`, a request until its
+    /// answer starts.
     pub request_timeout: Duration,
     /// Connections served at once; more wait to be accepted until one closes (at most the
-    /// open-file limit less 128)
-    #[arg(long, value_name = "N", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..))]
+    /// open-file limit less [`RESERVED_FILES`]).
     pub max_connections: u32,
 }
 

@@ -2,69 +2,32 @@
 //! batches recorded in the ledger, and waiting.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use catalog_index::State;
 use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressStyle};
 
-use super::client::{ChillerClient, JobStatus, DEFAULT_URL};
-use super::ledger::{Ledger, LedgerEntry};
+use crate::client::{ChillerClient, ClientOptions};
+use crate::ledger::{Ledger, LedgerEntry};
+use crate::wire::JobStatus;
 
-/// Which Chiller to talk to.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ChillerArgs {
-    /// Chiller server URL
-    #[arg(long = "chiller", value_name = "URL", env = "CHILLER_URL", default_value = DEFAULT_URL)]
-    pub url: String,
-    /// Bearer token for the server
-    #[arg(long, env = "CHILLER_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Wait at most this long for each answer of the server (the upload's, each status
-    /// call's); connecting takes at most 10 s
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = http_timeout)]
-    pub http_timeout: f64,
-}
-
-impl ChillerArgs {
-    /// A client of the chosen server.
-    pub fn client(&self) -> anyhow::Result<ChillerClient> {
-        ChillerClient::with_timeout(
-            &self.url,
-            self.token.clone(),
-            Duration::from_secs_f64(self.http_timeout),
-        )
-    }
-}
-
-/// `--http-timeout`: a positive number of seconds, at most a day.
-pub fn http_timeout(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(seconds) if seconds > 0.0 && seconds <= 86_400.0 => Ok(seconds),
-        _ => Err(format!(
-            "'{text}' is no timeout: give a number of seconds above 0, at most 86400"
-        )),
-    }
-}
-
-/// How a list is staged: the flags shared by `catalog stage` and `catalog query --stage`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct StageArgs {
-    #[command(flatten)]
-    pub chiller: ChillerArgs,
-    /// Wait until the jobs are finished, showing progress on a terminal
-    #[arg(long)]
+/// How a list is staged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageOptions {
+    /// The Chiller to stage through.
+    pub chiller: ClientOptions,
+    /// The ledger directory, where each job is recorded.
+    pub ledger: PathBuf,
+    /// Wait until the jobs are finished, showing progress on a terminal.
     pub wait: bool,
-    /// Give up waiting after this many seconds (exit 1; the jobs go on)
-    #[arg(long, value_name = "SECONDS", requires = "wait")]
-    pub timeout: Option<u64>,
-    /// Stage files already on disk too
-    #[arg(long)]
-    pub all: bool,
-    /// Split the list into jobs of at most N files (default: one job)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub batch_size: Option<u64>,
+    /// Give up waiting after this long (the jobs go on).
+    pub timeout: Option<Duration>,
+    /// Stage files already on disk too.
+    pub include_on_disk: bool,
+    /// Split the list into jobs of at most this many files (else one job).
+    pub batch_size: Option<usize>,
 }
 
 /// A list after the check before upload.
@@ -154,28 +117,9 @@ impl Prepared {
 }
 
 /// Uploads the list as one job, or in jobs of `batch_size` files, and records each in the
-/// ledger (`CATALOG_LEDGER`, else the platform's data directory). Returns the job ids.
+/// ledger; `submitted` hears of each job as soon as it is recorded, so that its id is shown
+/// even if a later batch fails.
 pub async fn submit(
-    client: &ChillerClient,
-    prepared: &Prepared,
-    query: Option<&str>,
-    batch_size: Option<usize>,
-) -> anyhow::Result<Vec<String>> {
-    let entries = submit_to(
-        &Ledger::open()?,
-        client,
-        prepared,
-        query,
-        batch_size,
-        |_| {},
-    )
-    .await?;
-    Ok(entries.into_iter().map(|entry| entry.id).collect())
-}
-
-/// Like [`submit`], with a chosen ledger; `submitted` hears of each job as soon as it is
-/// recorded, so that its id is shown even if a later batch fails.
-pub async fn submit_to(
     ledger: &Ledger,
     client: &ChillerClient,
     prepared: &Prepared,
@@ -197,6 +141,7 @@ pub async fn submit_to(
     {
         let list: String = paths.iter().flat_map(|p| [p.as_str(), "\n"]).collect();
         let id = client.upload(&list).await.map_err(|error| {
+            let error = anyhow::Error::new(error);
             if entries.is_empty() {
                 error
             } else {
@@ -331,10 +276,14 @@ fn describe_progress(jobs: usize, finished: usize, statuses: &[JobStatus]) -> St
 /// Stages a list: check, submit, print each job id on stdout as it is submitted and a summary
 /// on stderr, and with `--wait` wait for the jobs. A list whose files are all on disk already
 /// needs no job: that is said, and is no failure.
-pub fn stage_list(paths: Vec<String>, query: Option<&str>, args: &StageArgs) -> anyhow::Result<()> {
-    let client = args.chiller.client()?;
-    let ledger = Ledger::open()?;
-    let prepared = prepare(paths, args.all);
+pub fn stage_list(
+    paths: Vec<String>,
+    query: Option<&str>,
+    options: &StageOptions,
+) -> anyhow::Result<()> {
+    let client = ChillerClient::new(&options.chiller)?;
+    let ledger = Ledger::at(&options.ledger);
+    let prepared = prepare(paths, options.include_on_disk);
     if prepared.paths.is_empty() {
         if prepared.on_disk == 0 {
             bail!("{}", prepared.nothing_to_stage());
@@ -346,12 +295,12 @@ pub fn stage_list(paths: Vec<String>, query: Option<&str>, args: &StageArgs) -> 
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut entries = submit_to(
+        let mut entries = submit(
             &ledger,
             &client,
             &prepared,
             query,
-            args.batch_size.map(|b| b as usize),
+            options.batch_size,
             // The job is submitted and in the ledger whatever becomes of stdout: a closed
             // pipe must not stop the batches after it, so its error is not acted on here.
             |entry| {
@@ -367,16 +316,13 @@ pub fn stage_list(paths: Vec<String>, query: Option<&str>, args: &StageArgs) -> 
             ids.join(", "),
             client.base_url()
         );
-        if !args.wait {
+        if !options.wait {
             return Ok(());
         }
         let started = Instant::now();
-        let statuses = wait(
-            &client,
-            &ids,
-            args.timeout.map(Duration::from_secs),
-            |id, status| note(&ledger, &mut entries, id, status),
-        )
+        let statuses = wait(&client, &ids, options.timeout, |id, status| {
+            note(&ledger, &mut entries, id, status)
+        })
         .await?;
         let done: u64 = statuses.iter().filter_map(|s| s.done).sum();
         eprintln!(
@@ -400,10 +346,7 @@ pub fn note(ledger: &Ledger, entries: &mut [LedgerEntry], id: &str, status: &Job
         return;
     }
     if let Err(error) = ledger.note_status(entry, status) {
-        eprintln!(
-            "catalog: warning: {}",
-            crate::exit::one_line(&error.context(format!("job {id}")))
-        );
+        eprintln!("catalog: warning: job {id}: {error:#}");
     }
 }
 
@@ -457,8 +400,7 @@ mod tests {
 
     #[test]
     fn progress_says_what_the_server_says() {
-        let status =
-            |json: &str| JobStatus::from_json(serde_json::from_str(json).unwrap()).unwrap();
+        let status = |json: &str| serde_json::from_str::<JobStatus>(json).unwrap();
         let running = status(r#"{"Finished":"false","Files":4,"Done":1}"#);
         let finished = status(r#"{"Finished":true,"Files":2,"Done":2}"#);
         let bare = status(r#"{"Finished":"false"}"#);

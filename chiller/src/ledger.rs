@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::client::{check_job_id, JobStatus};
+use crate::wire::{check_job_id, JobStatus};
 
 /// One submitted job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,17 +94,6 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// The ledger at `CATALOG_LEDGER`, else in the platform's data directory.
-    pub fn open() -> anyhow::Result<Ledger> {
-        let dir = match std::env::var_os("CATALOG_LEDGER") {
-            Some(dir) => PathBuf::from(dir),
-            None => dirs::data_dir()
-                .map(|d| d.join("catalog").join("jobs"))
-                .context("no data directory on this platform: set CATALOG_LEDGER")?,
-        };
-        Ok(Ledger { dir })
-    }
-
     /// The ledger in `dir`.
     pub fn at(dir: &Path) -> Ledger {
         Ledger {
@@ -116,7 +105,7 @@ impl Ledger {
     pub fn ready(&self) -> anyhow::Result<()> {
         fs::create_dir_all(&self.dir).with_context(|| {
             format!(
-                "cannot create the job ledger {}: set CATALOG_LEDGER to a writable directory",
+                "cannot create the job ledger {}: give a writable directory with --ledger or CATALOG_LEDGER",
                 self.dir.display()
             )
         })
@@ -234,10 +223,8 @@ mod tests {
         ledger.record(&mut second).unwrap();
         assert_eq!(first.status_text(), "unknown");
 
-        let status = JobStatus::from_json(
-            serde_json::from_str(r#"{"Finished":"false","Files":2,"Done":1}"#).unwrap(),
-        )
-        .unwrap();
+        let status: JobStatus =
+            serde_json::from_str(r#"{"Finished":"false","Files":2,"Done":1}"#).unwrap();
         ledger.note_status(&mut first, &status).unwrap();
 
         let reopened = Ledger::at(dir.path()).entries().unwrap();

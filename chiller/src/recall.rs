@@ -3,6 +3,7 @@
 
 use std::fs;
 use std::io;
+use std::num::NonZeroU64;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -12,37 +13,49 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 
 use catalog_index::State;
 use indicatif::HumanBytes;
+use tokio_util::sync::CancellationToken;
 
 /// How files are recalled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RecallMode {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recaller {
     /// Model a tape library: a file on tape waits the mount delay and its size divided by the
     /// drive rate, then becomes resident (its blocks allocated, its contents unchanged).
-    Simulate,
+    Simulate {
+        /// The wait before each file on tape (the tape mount).
+        mount_delay: Duration,
+        /// Bytes per second of the simulated drive.
+        drive_rate: NonZeroU64,
+        /// Bytes the file system keeps free; a file whose allocation would leave less fails
+        /// instead.
+        reserve: u64,
+    },
     /// Read each file through once, which recalls it on an HSM file system.
     Read,
-    /// Run the site's recall tool on a list file of the batch (`--recall-command`).
-    Command,
+    /// Run the site's recall tool on a list file of each batch.
+    Command(RecallCommand),
 }
 
-/// A configured recall.
-#[derive(Debug, Clone)]
-pub struct Recaller {
-    /// The mode.
-    pub mode: RecallMode,
-    /// For [`RecallMode::Command`]: a shell command in which `{list}` names the list file.
-    pub command: Option<String>,
-    /// For [`RecallMode::Simulate`]: the wait before each file on tape (the tape mount).
-    pub mount_delay: Duration,
-    /// For [`RecallMode::Simulate`]: bytes per second of the simulated drive.
-    pub drive_rate: u64,
-    /// For [`RecallMode::Simulate`]: bytes the file system keeps free; a file whose
-    /// allocation would leave less fails instead.
-    pub reserve: u64,
+/// The site's recall tool: a shell command in which `{list}` names the batch's list file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecallCommand(String);
+
+impl RecallCommand {
+    /// Takes a command that names the batch's list file as `{list}`.
+    pub fn new(line: &str) -> anyhow::Result<RecallCommand> {
+        if !line.contains("{list}") {
+            anyhow::bail!(
+                "--recall-command must name the batch's list file as {{list}}, e.g. \"dsmrecall -filelist={{list}}\""
+            );
+        }
+        Ok(RecallCommand(line.to_string()))
+    }
 }
 
 /// The free space simulate mode leaves by default: 1 GiB.
 pub const DEFAULT_RESERVE: u64 = 1 << 30;
+
+/// The outcome of a recall the server's shutdown cut short; never reported, the job resumes.
+const STOPPED: &str = "the server stopped";
 
 /// What a recall tool printed, kept to this many bytes (its end, where errors are).
 const OUTPUT_KEPT: usize = 16 << 10;
@@ -199,37 +212,22 @@ pub fn resident_beneath(roots: &[PathBuf], path: &Path) -> bool {
 }
 
 impl Recaller {
-    /// Checks the configuration before any job is taken.
-    pub fn check(&self) -> anyhow::Result<()> {
-        if self.mode == RecallMode::Command {
-            match &self.command {
-                None => anyhow::bail!("--recall command needs --recall-command, e.g. \"eeadm recall {{list}}\""),
-                Some(command) if !command.contains("{list}") => anyhow::bail!(
-                    "--recall-command must name the batch's list file as {{list}}, e.g. \"dsmrecall -filelist={{list}}\""
-                ),
-                Some(_) => {}
-            }
-        }
-        if self.mode == RecallMode::Simulate && self.drive_rate == 0 {
-            anyhow::bail!("--drive-rate must be at least 1 MB/s");
-        }
-        Ok(())
-    }
-
     /// Recalls a batch of paths, in the order given (sorted by path, as tape order would have
     /// them), telling `report` each path's outcome as soon as it is known. Answers the
     /// output of the recall command, in that mode.
     /// Every path is opened beneath its root in `roots`, following no link; the recall command
-    /// gets only the paths that pass that check just before it runs.
+    /// gets only the paths that pass that check just before it runs. Once `stop` is cancelled,
+    /// no further file is recalled, and the outcome of the one being recalled is not told.
     pub async fn recall(
         &self,
         roots: &[PathBuf],
         batch: &[String],
         report: &mut (dyn FnMut(&str, Result<(), String>) + Send),
         spawned: &mut (dyn FnMut(Option<Spawned>) + Send),
+        stop: &CancellationToken,
     ) -> Option<String> {
-        match self.mode {
-            RecallMode::Command => {
+        match self {
+            Recaller::Command(command) => {
                 let checked = {
                     let (roots, batch) = (roots.to_vec(), batch.to_vec());
                     tokio::task::spawn_blocking(move || {
@@ -256,15 +254,19 @@ impl Recaller {
                 if good.is_empty() {
                     return None;
                 }
-                let (outcome, output) = self.run_command(&good, spawned).await;
+                let (outcome, output) = command.run(&good, spawned).await;
                 for path in &good {
                     report(path, outcome.clone());
                 }
                 Some(output)
             }
-            RecallMode::Simulate | RecallMode::Read => {
+            Recaller::Simulate { .. } | Recaller::Read => {
                 for path in batch {
-                    report(path, self.recall_one(roots, Path::new(path)).await);
+                    let outcome = self.recall_one(roots, Path::new(path), stop).await;
+                    if stop.is_cancelled() {
+                        break;
+                    }
+                    report(path, outcome);
                 }
                 None
             }
@@ -273,7 +275,12 @@ impl Recaller {
 
     /// Recalls one file or product directory with the simulate or read mode, each file opened
     /// beneath its root.
-    async fn recall_one(&self, roots: &[PathBuf], path: &Path) -> Result<(), String> {
+    async fn recall_one(
+        &self,
+        roots: &[PathBuf],
+        path: &Path,
+        stop: &CancellationToken,
+    ) -> Result<(), String> {
         let files = {
             let (roots, path) = (roots.to_vec(), path.to_path_buf());
             tokio::task::spawn_blocking(move || product_files(&roots, &path))
@@ -290,32 +297,40 @@ impl Recaller {
             if State::from_blocks(size, blocks) == State::Disk {
                 continue;
             }
-            let outcome = match self.mode {
-                RecallMode::Simulate => {
-                    let transfer = Duration::from_secs_f64(size as f64 / self.drive_rate as f64);
-                    tokio::time::sleep(self.mount_delay + transfer).await;
-                    let reserve = self.reserve;
+            let outcome = match *self {
+                Recaller::Simulate {
+                    mount_delay,
+                    drive_rate,
+                    reserve,
+                } => {
+                    let transfer = Duration::from_secs_f64(size as f64 / drive_rate.get() as f64);
+                    tokio::select! {
+                        () = tokio::time::sleep(mount_delay + transfer) => {}
+                        () = stop.cancelled() => return Err(STOPPED.into()),
+                    }
                     tokio::task::spawn_blocking(move || make_resident(&roots, &file, reserve)).await
                 }
-                RecallMode::Read => {
-                    tokio::task::spawn_blocking(move || read_through(&roots, &file)).await
+                Recaller::Read => {
+                    let stop = stop.clone();
+                    tokio::task::spawn_blocking(move || read_through(&roots, &file, &stop)).await
                 }
-                RecallMode::Command => unreachable!("the command mode recalls whole batches"),
+                Recaller::Command(_) => return Err("the command mode recalls whole batches".into()),
             };
             outcome.map_err(|e| e.to_string())??;
         }
         Ok(())
     }
+}
 
+impl RecallCommand {
     /// Runs the recall command on a list file of the batch, in a process group of its own
     /// (told to `spawned` while it runs, so that it can be ended with the server or after a
     /// crash); every file shares its outcome.
-    async fn run_command(
+    async fn run(
         &self,
         batch: &[String],
         spawned: &mut (dyn FnMut(Option<Spawned>) + Send),
     ) -> (Result<(), String>, String) {
-        let command = self.command.as_deref().expect("checked by Recaller::check");
         let list = match write_list(batch) {
             Ok(list) => list,
             Err(error) => {
@@ -324,7 +339,7 @@ impl Recaller {
             }
         };
         let list_path = list.path().to_string_lossy().into_owned();
-        let line = command.replace("{list}", &shell_quote(&list_path));
+        let line = self.0.replace("{list}", &shell_quote(&list_path));
         // Noted before the start, so that a server killed at any moment leaves the list file
         // by which the next one finds the command.
         spawned(Some(Spawned {
@@ -467,13 +482,24 @@ fn keep_end(text: &str) -> &str {
     &text[start..]
 }
 
-/// Reads a file through once: on an HSM file system, that recalls it.
-fn read_through(roots: &[PathBuf], file: &Path) -> Result<(), String> {
-    open_beneath(roots, file, OFlags::RDONLY)
+/// Reads a file through once: on an HSM file system, that recalls it. Stops between two reads
+/// once `stop` is cancelled.
+fn read_through(roots: &[PathBuf], file: &Path, stop: &CancellationToken) -> Result<(), String> {
+    use std::io::Read;
+    let failed = |e: io::Error| format!("cannot read it through: {e}");
+    let mut file = open_beneath(roots, file, OFlags::RDONLY)
         .map(fs::File::from)
-        .and_then(|mut file| std::io::copy(&mut file, &mut std::io::sink()))
-        .map(drop)
-        .map_err(|e| format!("cannot read it through: {e}"))
+        .map_err(failed)?;
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return Ok(()),
+            Ok(_) if stop.is_cancelled() => return Err(STOPPED.into()),
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(failed(error)),
+        }
+    }
 }
 
 /// Allocates a sparse file's blocks in place, as a recall would: its size and contents (zeros
@@ -525,11 +551,9 @@ mod tests {
         fs::write(product.join("manifest.safe"), b"<xml/>").unwrap();
         assert!(!is_resident(&file) && !is_resident(&product));
 
-        let recaller = Recaller {
-            mode: RecallMode::Simulate,
-            command: None,
+        let recaller = Recaller::Simulate {
             mount_delay: Duration::from_millis(1),
-            drive_rate: 1 << 40,
+            drive_rate: NonZeroU64::new(1 << 40).unwrap(),
             reserve: 0,
         };
         let batch = [file.clone(), product.clone()].map(|p| p.to_str().unwrap().to_string());
@@ -540,6 +564,7 @@ mod tests {
                 &batch,
                 &mut |path, outcome| outcomes.push((path.to_string(), outcome)),
                 &mut |_| {},
+                &CancellationToken::new(),
             )
             .await;
         assert_eq!(
@@ -568,14 +593,7 @@ mod tests {
             "cat {{list}} > {}; echo recalled",
             shell_quote(log.to_str().unwrap())
         );
-        let recaller = Recaller {
-            mode: RecallMode::Command,
-            command: Some(command),
-            mount_delay: Duration::ZERO,
-            drive_rate: 1,
-            reserve: 0,
-        };
-        recaller.check().unwrap();
+        let recaller = Recaller::Command(RecallCommand::new(&command).unwrap());
         let batch = ["a/1", "a/2"].map(|f| {
             let file = dir.path().join(f);
             fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -590,6 +608,7 @@ mod tests {
                 &batch,
                 &mut |_, outcome| outcomes.push(outcome),
                 &mut |_| {},
+                &CancellationToken::new(),
             )
             .await
             .unwrap();
@@ -600,10 +619,8 @@ mod tests {
         );
         assert!(output.ends_with("exit status: 0\nrecalled\n"), "{output}");
 
-        let failing = Recaller {
-            command: Some("echo no drive >&2; exit 3 # {list}".into()),
-            ..recaller
-        };
+        let failing =
+            Recaller::Command(RecallCommand::new("echo no drive >&2; exit 3 # {list}").unwrap());
         let mut outcomes = Vec::new();
         let output = failing
             .recall(
@@ -611,6 +628,7 @@ mod tests {
                 &batch[..1],
                 &mut |_, outcome| outcomes.push(outcome),
                 &mut |_| {},
+                &CancellationToken::new(),
             )
             .await
             .unwrap();
@@ -669,16 +687,43 @@ mod tests {
             .ends_with("is a root, no product"));
     }
 
-    #[test]
-    fn a_command_without_its_list_is_refused() {
-        let recaller = Recaller {
-            mode: RecallMode::Command,
-            command: Some("eeadm recall".into()),
-            mount_delay: Duration::ZERO,
-            drive_rate: 1,
+    #[tokio::test]
+    async fn a_stop_ends_a_simulated_recall_untold() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.zip");
+        sparse(&file, 1 << 20);
+        let recaller = Recaller::Simulate {
+            mount_delay: Duration::from_secs(60),
+            drive_rate: NonZeroU64::new(1 << 30).unwrap(),
             reserve: 0,
         };
-        assert!(recaller.check().unwrap_err().to_string().contains("{list}"));
+        let stop = CancellationToken::new();
+        let stopping = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stopping.cancel();
+        });
+        let started = std::time::Instant::now();
+        let mut outcomes = Vec::new();
+        let batch = [file.to_str().unwrap().to_string()];
+        recaller
+            .recall(
+                &[dir.path().to_path_buf()],
+                &batch,
+                &mut |_, outcome| outcomes.push(outcome),
+                &mut |_| {},
+                &stop,
+            )
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(outcomes.is_empty(), "{outcomes:?}");
+        assert!(!is_resident(&file));
+    }
+
+    #[test]
+    fn a_command_without_its_list_is_refused() {
+        let error = RecallCommand::new("eeadm recall").unwrap_err().to_string();
+        assert!(error.contains("{list}"), "{error}");
         assert_eq!(keep_end(&"é".repeat(OUTPUT_KEPT)).len() % 2, 0);
     }
 }
