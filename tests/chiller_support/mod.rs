@@ -175,9 +175,20 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
 /// `POST <url>/upload` of a list as `curl --data-binary @list` sends it, with a bearer token
 /// if given: the status code and the body.
 pub fn upload_to(url: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+    post(
+        &format!("{url}/upload"),
+        "application/x-www-form-urlencoded",
+        body,
+        token,
+    )
+}
+
+/// `POST <url>` of a body of `content_type`, with a bearer token if given: the status code
+/// and the body.
+pub fn post(url: &str, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
     let mut request = http()
-        .post(format!("{url}/upload"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .post(url)
+        .header("content-type", content_type)
         .body(body.to_vec());
     if let Some(token) = token {
         request = request.bearer_auth(token);
