@@ -1,6 +1,7 @@
 //! The environment as every command reads it: a variable set to the empty string counts as
 //! unset, as `NO_COLOR` is specified to, so `CATALOG_INDEX= catalog query ...` falls back to
-//! the default instead of failing on an empty path. Colour follows `NO_COLOR` and the terminal.
+//! the default instead of failing on an empty path. Colour follows `NO_COLOR` and the terminal;
+//! what no flag or variable places goes to the platform's data directory; servers log one way.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -95,7 +96,7 @@ mod tests {
 
     #[test]
     fn every_variable_read_is_forgotten_when_empty() {
-        let known = super::read_by(&crate::Cli::command());
+        let known = super::read_by(&crate::commands::Cli::command());
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut texts = Vec::new();
         sources(&root.join("src"), &mut texts);

@@ -29,51 +29,82 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The exit code for an error, from the first catalog error in its chain.
-pub fn code(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<UsageError>().is_some() {
-        return USAGE;
-    }
-    let catalog_error = error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<CatalogError>());
-    if error
-        .chain()
-        .any(|cause| cause.downcast_ref::<RootError>().is_some())
-    {
-        return ROOT;
-    }
-    match catalog_error {
-        Some(CatalogError::Query(_)) => USAGE,
-        Some(CatalogError::Busy(_)) => BUSY,
-        Some(
-            CatalogError::EmptyRoot(_)
-            | CatalogError::Shrunk { .. }
-            | CatalogError::RootsLeaveOut { .. },
-        ) => SHRUNK,
-        Some(CatalogError::NotInRoots { .. }) => USAGE,
-        Some(CatalogError::Root(_)) => ROOT,
-        Some(CatalogError::NoIndex(_) | CatalogError::SchemaMismatch { .. }) => NO_INDEX,
-        _ if error.chain().any(|cause| {
-            cause
-                .downcast_ref::<catalog_index::query::QueryError>()
-                .is_some()
-        }) =>
-        {
-            USAGE
+/// Ends the process for an error, as `main` does for every command: a closed standard output
+/// (as with `catalog query ... | head`) is the reader's choice, no failure, so it exits 0
+/// without a word; anything else prints `catalog: ` and the error on one line, and exits with
+/// the code of [`Failure::code`].
+pub fn report(error: &anyhow::Error) -> std::process::ExitCode {
+    match Failure::of(error) {
+        None => std::process::ExitCode::SUCCESS,
+        Some(failure) => {
+            eprintln!("catalog: {}", failure.message);
+            std::process::ExitCode::from(failure.code)
         }
-        _ => ERROR,
     }
 }
 
-/// Whether an error comes from a closed standard output (as with `catalog query ... | head`):
-/// no failure, but the reader's choice, so `main` exits 0 without a word. The `io::Error` may
-/// sit anywhere in the chain, or inside another error (a CSV or JSON writer's, or one wrapped
-/// with `io::Error::other`, whose `source` skips it).
-pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(broken_pipe)
+/// What an error tells the user: its exit code and its one-line message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The exit code.
+    pub code: u8,
+    /// The error and its causes on one line.
+    pub message: String,
 }
 
+impl Failure {
+    /// Reads the error chain once; `None` when a closed pipe is anywhere in it.
+    pub fn of(error: &anyhow::Error) -> Option<Failure> {
+        let mut message = String::new();
+        let mut usage = false;
+        let mut root = false;
+        let mut query = false;
+        let mut catalog: Option<&CatalogError> = None;
+        for cause in error.chain() {
+            if broken_pipe(cause) {
+                return None;
+            }
+            usage |= cause.is::<UsageError>();
+            root |= cause.is::<RootError>();
+            query |= cause.is::<catalog_index::query::QueryError>();
+            catalog = catalog.or_else(|| cause.downcast_ref::<CatalogError>());
+            // A context that quotes its cause already is not followed by it again.
+            let text = cause.to_string();
+            if message.is_empty() {
+                message = text;
+            } else if !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+        }
+        let code = if usage {
+            USAGE
+        } else if root {
+            ROOT
+        } else {
+            match catalog {
+                Some(CatalogError::Query(_) | CatalogError::NotInRoots { .. }) => USAGE,
+                Some(CatalogError::Busy(_)) => BUSY,
+                Some(
+                    CatalogError::EmptyRoot(_)
+                    | CatalogError::Shrunk { .. }
+                    | CatalogError::RootsLeaveOut { .. },
+                ) => SHRUNK,
+                Some(CatalogError::Root(_)) => ROOT,
+                Some(CatalogError::NoIndex(_) | CatalogError::SchemaMismatch { .. }) => NO_INDEX,
+                _ if query => USAGE,
+                _ => ERROR,
+            }
+        };
+        Some(Failure {
+            code,
+            message: message.replace('\n', " "),
+        })
+    }
+}
+
+/// Whether a cause is a closed pipe: an `io::Error` of that kind, or one inside another error
+/// (a CSV or JSON writer's, or one wrapped with `io::Error::other`, whose `source` skips it).
 fn broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
     if let Some(io) = cause.downcast_ref::<std::io::Error>() {
         return io.kind() == std::io::ErrorKind::BrokenPipe
@@ -89,24 +120,13 @@ fn broken_pipe(cause: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The error and its causes on one line.
-pub fn one_line(error: &anyhow::Error) -> String {
-    let mut line = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !line.contains(&cause) {
-            line.push_str(": ");
-            line.push_str(&cause);
-        }
-    }
-    line.replace('\n', " ")
-}
-
 #[cfg(test)]
 mod tests {
     use std::io;
 
-    use super::is_broken_pipe;
+    use catalog_index::CatalogError;
+
+    use super::{Failure, UsageError, BUSY, ERROR, USAGE};
 
     fn pipe() -> io::Error {
         io::Error::from(io::ErrorKind::BrokenPipe)
@@ -114,17 +134,42 @@ mod tests {
 
     #[test]
     fn a_closed_pipe_is_found_however_it_is_wrapped() {
-        assert!(is_broken_pipe(&anyhow::Error::from(pipe())));
-        assert!(is_broken_pipe(
-            &anyhow::Error::from(pipe()).context("cannot write the answer")
+        let quiet = |error: anyhow::Error| Failure::of(&error).is_none();
+        assert!(quiet(anyhow::Error::from(pipe())));
+        assert!(quiet(
+            anyhow::Error::from(pipe()).context("cannot write the answer")
         ));
         let csv = csv::Error::from(pipe());
-        assert!(is_broken_pipe(&anyhow::Error::from(io::Error::other(csv))));
+        assert!(quiet(anyhow::Error::from(io::Error::other(csv))));
         let json = serde_json::Error::io(pipe());
-        assert!(is_broken_pipe(&anyhow::Error::from(json)));
-        assert!(!is_broken_pipe(&anyhow::Error::from(io::Error::from(
+        assert!(quiet(anyhow::Error::from(json)));
+        assert!(!quiet(anyhow::Error::from(io::Error::from(
             io::ErrorKind::PermissionDenied
         ))));
-        assert!(!is_broken_pipe(&anyhow::anyhow!("Broken pipe")));
+        assert!(!quiet(anyhow::anyhow!("Broken pipe")));
+    }
+
+    #[test]
+    fn the_code_comes_from_the_chain_and_the_message_is_one_line() {
+        let busy = anyhow::Error::from(CatalogError::Busy("/idx".into())).context("cannot index");
+        let failure = Failure::of(&busy).unwrap();
+        assert_eq!(failure.code, BUSY);
+        assert!(failure.message.starts_with("cannot index: "), "{failure:?}");
+        let usage = anyhow::Error::from(UsageError("two\nlines".into()));
+        assert_eq!(
+            Failure::of(&usage),
+            Some(Failure {
+                code: USAGE,
+                message: "two lines".into()
+            })
+        );
+        let plain = anyhow::anyhow!("disk full").context("cannot write out: disk full");
+        assert_eq!(
+            Failure::of(&plain),
+            Some(Failure {
+                code: ERROR,
+                message: "cannot write out: disk full".into()
+            })
+        );
     }
 }

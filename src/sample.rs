@@ -1,5 +1,5 @@
-//! `catalog sample`: a realistic archive in the EODC layout, generated for tests, benchmarks
-//! and the demo, since no machine here has `/eodc`.
+//! A realistic archive in the EODC layout, generated for tests, benchmarks and the demo
+//! (`catalog sample`, `catalog demo`), since no machine here has `/eodc`.
 //!
 //! `DIR/copernicus.eu/<collection>/YYYY/MM/DD/<name>` for all four missions, with Sentinel-2
 //! names of both layouts, thousands of MGRS tiles (`T60WWV` among them), a few `.SAFE`/`.SEN3`
@@ -15,7 +15,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{bail, Context};
@@ -25,29 +25,6 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime};
-
-use crate::progress;
-
-/// Arguments of `catalog sample`.
-#[derive(Debug, clap::Args)]
-pub struct SampleArgs {
-    /// Directory to create the archive in (new or empty)
-    pub dir: PathBuf,
-    /// Number of files to create
-    #[arg(long, default_value_t = 10_000)]
-    pub files: u64,
-    /// Seed of the generator: the same seed gives the same archive
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Share of products on tape (sparse files without allocated blocks)
-    #[arg(long, default_value_t = 0.8)]
-    pub tape_fraction: f64,
-    /// Files a day directory (`<collection>/YYYY/MM/DD`) holds on average, by spreading the
-    /// products over fewer days [default: products fall on any day, about one file per day
-    /// directory in a small archive]
-    #[arg(long, value_name = "N")]
-    pub per_day: Option<u64>,
-}
 
 /// What was generated.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -348,21 +325,18 @@ fn date_between(rng: &mut ChaCha8Rng, days: Days, from: OffsetDateTime) -> Offse
     days.place(date, from, END)
 }
 
-/// A few thousand MGRS tiles: zone, latitude band, and the 100 km square's two letters.
+/// A few thousand MGRS tiles: the 100 km squares under random points of Sentinel-2's coverage
+/// (56 S to 84 N), so that every tile is one the MGRS grid has.
 fn tiles(rng: &mut ChaCha8Rng) -> Vec<String> {
-    const BANDS: &[u8] = b"CDEFGHJKLMNPQRSTUVWX";
-    const COLUMNS: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
-    const ROWS: &[u8] = b"ABCDEFGHJKLMNPQRSTUV";
     let mut tiles = BTreeSet::from([T60WWV.to_string()]);
     while tiles.len() < 3000 {
-        let tile = format!(
-            "T{:02}{}{}{}",
-            rng.random_range(1..=60),
-            *BANDS.choose(rng).expect("bands") as char,
-            *COLUMNS.choose(rng).expect("columns") as char,
-            *ROWS.choose(rng).expect("rows") as char
+        let (lat, lon) = (
+            rng.random_range(-56.0..84.0),
+            rng.random_range(-180.0..180.0),
         );
-        tiles.insert(tile);
+        if let Ok(point) = geoconvert::LatLon::create(lat, lon) {
+            tiles.insert(format!("T{}", point.to_mgrs(0)));
+        }
     }
     tiles.into_iter().collect()
 }
@@ -594,44 +568,6 @@ fn sentinel5p(rng: &mut ChaCha8Rng, days: Days) -> Product {
         directory: None,
         directory_suffix: "",
     }
-}
-
-/// Runs `catalog sample`: shows progress on a terminal and prints one summary line.
-pub fn run(args: SampleArgs) -> anyhow::Result<()> {
-    let started = std::time::Instant::now();
-    let bar = progress::counter("files");
-    let summary = generate(
-        &args.dir,
-        args.files,
-        args.seed,
-        args.tape_fraction,
-        args.per_day,
-        &|n| bar.set_position(n),
-    );
-    bar.finish_and_clear();
-    let summary = summary?;
-    let per_day = summary.files_in_days as f64 / summary.day_directories.max(1) as f64;
-    eprintln!(
-        "created {} files ({} products, {} on tape, {} apparent) in {} day directories \
-         ({per_day:.1} files each on average) in {} in {:.1} s",
-        summary.files,
-        summary.products,
-        summary.products_on_tape,
-        indicatif::HumanBytes(summary.apparent_bytes),
-        summary.day_directories,
-        args.dir.display(),
-        started.elapsed().as_secs_f64()
-    );
-    if let Some(wanted) = args.per_day {
-        if per_day < 0.8 * wanted as f64 {
-            eprintln!(
-                "note: {} files fill each collection's few day directories with {per_day:.0} \
-                 files at most, not {wanted}: ask for more files",
-                args.files
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::server::Server;
-use common::{curl, TestEnv};
+use common::server::InProcess;
+use common::TestEnv;
 use serde_json::Value;
 
 fn sample() -> TestEnv {
@@ -54,9 +54,9 @@ fn the_cli_refuses_hostile_queries_with_one_line() {
 #[test]
 fn the_server_answers_hostile_queries_with_400_and_lives_on() {
     let env = sample();
-    let server = Server::start(&env, &[]);
-    let bad = |code: &str, body: &str, needle: &str| {
-        assert_eq!(code, "400", "{needle}: {body}");
+    let server = InProcess::start(&env);
+    let bad = |code: u16, body: &str, needle: &str| {
+        assert_eq!(code, 400, "{needle}: {body}");
         let body: Value = serde_json::from_str(body).unwrap();
         let message = body["error"].as_str().unwrap();
         assert!(message.contains(needle), "{message}");
@@ -69,12 +69,11 @@ fn the_server_answers_hostile_queries_with_400_and_lives_on() {
         ("-".repeat(10_000) + "sat:S2A", "deeper than 64 levels"),
     ] {
         for endpoint in ["/count", "/search", "/stac/search"] {
-            // Parentheses and `-` stand in a URL as they are; -g keeps curl from globbing.
-            let (code, body) = curl(&["-g", &format!("{}{endpoint}?q={q}", server.url)]);
-            bad(&code, &body, needle);
+            // Parentheses and `-` stand in a URL as they are.
+            let (code, body) = server.get(&format!("{endpoint}?q={q}"));
+            bad(code, &body, needle);
         }
     }
-    let dir = tempfile::tempdir().unwrap();
     let ids: Vec<String> = (0..5_000).map(|i| format!("S2A_MSIL1C_{i:015}")).collect();
     for (search, needle) in [
         (
@@ -92,23 +91,13 @@ fn the_server_answers_hostile_queries_with_400_and_lives_on() {
         // Each id is two globs; whichever limit refuses 5,000 of them, the answer is a 400.
         (serde_json::json!({ "ids": ids }), ""),
     ] {
-        let body = dir.path().join("body.json");
-        std::fs::write(&body, search.to_string()).unwrap();
         let started = Instant::now();
-        let (code, answer) = curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            &format!("@{}", body.display()),
-            &format!("{}/stac/search", server.url),
-        ]);
-        bad(&code, &answer, needle);
+        let (code, answer) = server.post("/stac/search", "application/json", search.to_string());
+        bad(code, &answer, needle);
         assert!(started.elapsed() < Duration::from_secs(10), "{needle}");
     }
     let (code, _) = server.get("/health");
-    assert_eq!(code, "200");
+    assert_eq!(code, 200);
     let count = server.json("/count?q=*");
     assert!(count["files"].as_u64().unwrap() > 0, "{count}");
 }

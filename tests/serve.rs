@@ -1,5 +1,6 @@
-//! `catalog serve` run for real on 127.0.0.1 over a sample archive, driven with curl and with
-//! the real pystac-client.
+//! `catalog serve` over a sample archive, driven with reqwest and with the real pystac-client:
+//! its router served in the test process on 127.0.0.1 port 0, and the real binary for what its
+//! flags set (the token, the Chiller it stages through).
 
 mod common;
 mod pyenv;
@@ -9,8 +10,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::server::Server;
-use common::{curl, TestEnv};
+use catalog::serve::ServeConfig;
+use common::server::{InProcess, Server};
+use common::TestEnv;
 use serde_json::Value;
 
 fn sample(files: u32) -> TestEnv {
@@ -34,13 +36,20 @@ fn cli_lines(env: &TestEnv, args: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// The configuration of `catalog serve` over `env` with limits changed by `change`.
+fn limits(env: &TestEnv, change: impl FnOnce(&mut catalog_http::Limits)) -> ServeConfig {
+    let mut config = InProcess::config(env);
+    change(&mut config.limits);
+    config
+}
+
 const TILE: &str = "tile:T60WWV AND sat:S2A";
 const TILE_URL: &str = "tile:T60WWV%20AND%20sat:S2A";
 
 #[test]
 fn serve_answers_like_the_cli() {
     let env = sample(2000);
-    let server = Server::start(&env, &[]);
+    let server = InProcess::start(&env);
     let cli = env.query(TILE);
     assert!(!cli.is_empty());
 
@@ -58,7 +67,7 @@ fn serve_answers_like_the_cli() {
     assert_eq!(page["items"][0]["path"], cli[1]);
 
     let (code, text) = server.get(&format!("/filelist?q={TILE_URL}"));
-    assert_eq!(code, "200");
+    assert_eq!(code, 200);
     assert_eq!(text.lines().collect::<Vec<_>>(), cli);
 
     let count = server.json("/count?q=state:tape");
@@ -101,7 +110,7 @@ fn serve_answers_like_the_cli() {
     assert_eq!(server.json("/health")["status"], "ok");
 
     let (code, metrics) = server.get("/metrics");
-    assert_eq!(code, "200");
+    assert_eq!(code, 200);
     assert!(
         metrics.contains("catalog_requests_total{endpoint=\"/search\",status=\"200\"}"),
         "{metrics}"
@@ -154,7 +163,7 @@ fn serve_answers_like_the_cli() {
 #[test]
 fn serve_answers_bad_requests_with_400_and_a_named_problem() {
     let env = sample(300);
-    let server = Server::start(&env, &[]);
+    let server = InProcess::start(&env);
     for (path, needle) in [
         ("/search?q=tiel:T60WWV", "unknown field 'tiel'"),
         ("/search?q=(sat:S2A", "never closed"),
@@ -176,54 +185,48 @@ fn serve_answers_bad_requests_with_400_and_a_named_problem() {
         ),
     ] {
         let (code, body) = server.get(path);
-        assert_eq!(code, "400", "{path}: {body}");
+        assert_eq!(code, 400, "{path}: {body}");
         let body: Value = serde_json::from_str(&body).unwrap();
         assert!(
             body["error"].as_str().unwrap().contains(needle),
             "{path}: {body}"
         );
     }
-    let (code, _) = curl(&[
-        "-X",
-        "POST",
-        "-d",
+    let (code, _) = server.post(
+        "/stac/search",
+        "application/x-www-form-urlencoded",
         "not json",
-        &format!("{}/stac/search", server.url),
-    ]);
-    assert_eq!(code, "400");
+    );
+    assert_eq!(code, 400);
     let (code, _) = server.get("/stac/collections/nothing");
-    assert_eq!(code, "404");
+    assert_eq!(code, 404);
 }
 
 #[test]
 fn serve_streams_a_large_file_list() {
     let env = sample(6000);
-    let server = Server::start(&env, &[]);
-    let output = Command::new("curl")
-        .args([
-            "-s",
-            "-D",
-            "-",
-            &format!("{}/filelist?q=*&sort=path", server.url),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "streamed, not sized up front: {head}"
+    let server = InProcess::start(&env);
+    let answer = server.send(|http, url| http.get(url), "/filelist?q=*&sort=path");
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer
+            .headers
+            .get("transfer-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"chunked"[..]),
+        "streamed, not sized up front: {:?}",
+        answer.headers
     );
+    assert!(answer.headers.get("content-length").is_none());
     let cli = cli_lines(&env, &["query", "*", "--sort", "path"]);
     assert!(cli.len() > 5000);
-    assert_eq!(body.lines().collect::<Vec<_>>(), cli);
+    assert_eq!(answer.body.lines().collect::<Vec<_>>(), cli);
 }
 
 #[test]
 fn serve_follows_a_rebuild_without_a_restart() {
     let env = sample(300);
-    let server = Server::start(&env, &[]);
+    let server = InProcess::start(&env);
     let before = server.json("/count?q=tile:T01CCC")["files"]
         .as_u64()
         .unwrap();
@@ -241,7 +244,7 @@ fn serve_follows_a_rebuild_without_a_restart() {
     // Queries keep being answered during the rebuild.
     let mut rebuild = rebuild;
     while rebuild.try_wait().unwrap().is_none() {
-        assert_eq!(server.get("/health").0, "200");
+        assert_eq!(server.get("/health").0, 200);
     }
     server.wait_for_count("tile:T01CCC", 3, "the server did not pick up the rebuild");
 
@@ -279,7 +282,7 @@ fn small_age(value: &Value, what: &str) -> f64 {
 #[test]
 fn serve_says_how_fresh_its_answers_are() {
     let env = sample(300);
-    let server = Server::start(&env, &[]);
+    let server = InProcess::start(&env);
     let stats = server.json("/stats");
     let built_at = stats["build"]["built_at"].clone();
     recent(&built_at, "build.built_at");
@@ -317,7 +320,7 @@ fn serve_says_how_fresh_its_answers_are() {
     assert_eq!(count["files"], search["total"]);
 
     let (code, metrics) = server.get("/metrics");
-    assert_eq!(code, "200");
+    assert_eq!(code, 200);
     let gauge = |name: &str| -> f64 {
         metrics
             .lines()
@@ -361,19 +364,23 @@ fn serve_requires_its_token_when_set() {
     let env = sample(300);
     let server = Server::start(&env, &["--api-token", "letmein"]);
     let (code, body) = server.get("/health");
-    assert_eq!(code, "401", "{body}");
-    let (code, _) = curl(&[
-        "-H",
-        "Authorization: Bearer wrong",
-        &format!("{}/search?q=sat:S2A", server.url),
-    ]);
-    assert_eq!(code, "401");
-    let (code, _) = curl(&[
-        "-H",
-        "Authorization: Bearer letmein",
-        &format!("{}/search?q=sat:S2A", server.url),
-    ]);
-    assert_eq!(code, "200");
+    assert_eq!(code, 401, "{body}");
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("bearer token"),
+        "{body}"
+    );
+    let with = |token: &'static str| {
+        server
+            .send(
+                |http, url| http.get(url).bearer_auth(token),
+                "/search?q=sat:S2A",
+            )
+            .status
+    };
+    assert_eq!(with("wrong"), 401);
+    assert_eq!(with("letmei"), 401);
+    assert_eq!(with("letmein"), 200);
 }
 
 #[test]
@@ -403,14 +410,8 @@ fn serve_stages_through_chiller() {
         .unwrap();
     let chiller_url = format!("http://{}", line.trim().trim_start_matches("listening on "));
     let server = Server::start(&env, &["--chiller", &chiller_url]);
-    let (code, body) = curl(&[
-        "-X",
-        "POST",
-        "--data-binary",
-        "",
-        &format!("{}/stage?q={TILE_URL}", server.url),
-    ]);
-    assert_eq!(code, "200", "{body}");
+    let (code, body) = server.post(&format!("/stage?q={TILE_URL}"), "text/uri-list", "");
+    assert_eq!(code, 200, "{body}");
     let staged: Value = serde_json::from_str(&body).unwrap();
     let id = staged["jobs"][0].as_str().unwrap().to_string();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -427,9 +428,9 @@ fn serve_stages_through_chiller() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let (code, _) = server.get("/jobs/999");
-    assert_eq!(code, "404");
+    assert_eq!(code, 404);
     let (code, body) = server.get("/jobs/a%20b");
-    assert_eq!(code, "400", "{body}");
+    assert_eq!(code, 400, "{body}");
     assert!(body.contains("no job id"), "{body}");
     let _ = chiller.kill();
     let _ = chiller.wait();
@@ -447,7 +448,7 @@ fn stac_ids(collection: &Value) -> Vec<String> {
 #[test]
 fn serve_speaks_stac_item_search() {
     let env = sample(2000);
-    let server = Server::start(&env, &[]);
+    let server = InProcess::start(&env);
     let landing = server.json("/stac");
     assert_eq!(landing["type"], "Catalog");
     assert!(landing["links"]
@@ -476,8 +477,8 @@ fn serve_speaks_stac_item_search() {
     let mut ids = Vec::new();
     let mut next = Some(format!("{}/stac/search?collections=s2a_prd_msil1c&datetime=2019-01-01T00:00:00Z/2019-12-31T23:59:59Z&limit=7", server.url));
     while let Some(url) = next {
-        let (code, body) = curl(&[&url]);
-        assert_eq!(code, "200", "{body}");
+        let (code, body) = server.get(&url);
+        assert_eq!(code, 200, "{body}");
         let page: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(page["numberMatched"], cli.len());
         ids.extend(stac_ids(&page));
@@ -503,16 +504,12 @@ fn serve_speaks_stac_item_search() {
     assert_eq!(ids, expected);
 
     // POST, the query extension, and geometry for tiles.
-    let (code, body) = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "-d",
+    let (code, body) = server.post(
+        "/stac/search",
+        "application/json",
         r#"{"query":{"grid:code":{"eq":"MGRS-60WWV"},"platform":{"eq":"sentinel-2a"}},"limit":100}"#,
-        &format!("{}/stac/search", server.url),
-    ]);
-    assert_eq!(code, "200", "{body}");
+    );
+    assert_eq!(code, 200, "{body}");
     let tile: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(tile["numberMatched"], env.query(TILE).len());
     let item = &tile["features"][0];
@@ -544,7 +541,7 @@ fn serve_speaks_stac_item_search() {
 #[test]
 fn serve_gives_pystac_client_the_same_items_as_the_cli() {
     let env = sample(3000);
-    let server = Server::start(&env, &[]);
+    let server = InProcess::start(&env);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stac-check.py");
     let output = Command::new(pyenv::python())
         .arg(&script)
@@ -576,7 +573,7 @@ fn serve_gives_pystac_client_the_same_items_as_the_cli() {
 fn serve_survives_malformed_http_and_half_open_connections() {
     use common::hostile;
     let env = sample(20);
-    let server = Server::start(&env, &["--header-timeout", "2s"]);
+    let server = InProcess::with(limits(&env, |l| l.header_timeout = Duration::from_secs(2)));
     let address = hostile::address(&server.url);
     hostile::malformed(address, "/health", "200");
 
@@ -607,7 +604,10 @@ fn serve_survives_malformed_http_and_half_open_connections() {
 fn serve_holds_connections_beyond_its_limit_until_one_closes() {
     use common::hostile;
     let env = sample(20);
-    let server = Server::start(&env, &["--header-timeout", "1s", "--max-connections", "4"]);
+    let server = InProcess::with(limits(&env, |l| {
+        l.header_timeout = Duration::from_secs(1);
+        l.max_connections = 4;
+    }));
     let address = hostile::address(&server.url);
     let _waiting = hostile::half_open(address, 4);
     std::thread::sleep(Duration::from_millis(100));
@@ -624,18 +624,8 @@ fn serve_holds_connections_beyond_its_limit_until_one_closes() {
 fn serve_bounds_what_a_stac_search_may_ask() {
     use common::hostile;
     let env = sample(20);
-    let server = Server::start(&env, &["--request-timeout", "1s"]);
-    let post = |body: &str| {
-        curl(&[
-            "-X",
-            "POST",
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            body,
-            &format!("{}/stac/search", server.url),
-        ])
-    };
+    let server = InProcess::with(limits(&env, |l| l.request_timeout = Duration::from_secs(1)));
+    let post = |body: &str| server.post("/stac/search", "application/json", body);
     let ids = |n: usize| {
         (0..n)
             .map(|i| format!("\"S2A_{i}\""))
@@ -643,7 +633,7 @@ fn serve_bounds_what_a_stac_search_may_ask() {
             .join(",")
     };
     let (code, body) = post(&format!("{{\"ids\": [{}]}}", ids(50)));
-    assert_eq!(code, "200", "{body}");
+    assert_eq!(code, 200, "{body}");
     for (search, needle) in [
         (
             format!("{{\"ids\": [{}]}}", ids(5000)),
@@ -655,21 +645,19 @@ fn serve_bounds_what_a_stac_search_may_ask() {
         ),
     ] {
         let (code, body) = post(&search);
-        assert_eq!(code, "400", "{body}");
+        assert_eq!(code, 400, "{body}");
         let body: Value = serde_json::from_str(&body).unwrap();
         assert!(body["error"].as_str().unwrap().contains(needle), "{body}");
     }
     let many: Vec<String> = (0..51).map(|i| format!("S2A_{i}")).collect();
     let (code, body) = server.get(&format!("/stac/search?ids={}", many.join(",")));
-    assert_eq!(code, "400", "{body}");
+    assert_eq!(code, 400, "{body}");
     assert!(body.contains("at most 50 ids"), "{body}");
 
     // A body over 1 MiB is refused, in JSON.
     let big = format!("{{\"catalog:q\": \"{}\"}}", "a".repeat(2 << 20));
-    let file = env.path().join("big.json");
-    std::fs::write(&file, big).unwrap();
-    let (code, body) = post(&format!("@{}", file.display()));
-    assert_eq!(code, "413", "{body}");
+    let (code, body) = post(&big);
+    assert_eq!(code, 413, "{body}");
     assert!(serde_json::from_str::<Value>(&body).is_ok(), "{body}");
 
     // A body that never arrives is cut at the time budget.
@@ -682,5 +670,5 @@ fn serve_bounds_what_a_stac_search_may_ask() {
     assert_eq!(code, "503", "{answer}");
     assert!(answer.contains("--request-timeout"), "{answer}");
     assert!(took < Duration::from_secs(5), "{took:?}");
-    assert_eq!(server.get("/health").0, "200");
+    assert_eq!(server.get("/health").0, 200);
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use catalog_index::State;
 use chiller_support::{
-    catalog, fake, list_file, post, state, stderr, stdout, tape_archive, Server, DISK_PRODUCT,
+    catalog, fake, list_file, state, stderr, stdout, tape_archive, Server, DISK_PRODUCT,
 };
 use common::TestEnv;
 
@@ -291,49 +291,6 @@ fn staging_refuses_lists_it_cannot_stage() {
         "{}",
         stderr(&bad_url)
     );
-}
-
-#[test]
-fn staging_through_catalog_serve_takes_absolute_paths_only() {
-    use std::io::BufRead;
-    let (env, paths) = tape_archive();
-    // No Chiller listens there: a list refused is refused before any upload.
-    let mut serve = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--chiller",
-            "http://127.0.0.1:9",
-        ])
-        .env("CATALOG_INDEX", env.index())
-        .env("CATALOG_LEDGER", env.path().join("ledger"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().trim_start_matches("listening on ").to_string();
-    let listed = format!("{}\nrelative/a.zip\n ./b.zip\n", paths[0]);
-    let (code, body) = post(
-        &format!("{url}/stage"),
-        "text/uri-list",
-        listed.as_bytes(),
-        None,
-    );
-    let _ = serve.kill();
-    let _ = serve.wait();
-    assert_eq!(code, 400, "{body}");
-    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(
-        body["error"],
-        "the list in the body holds relative paths (line 2: relative/a.zip, line 3: ./b.zip): \
-         Chiller takes absolute paths only"
-    );
-    assert!(!env.path().join("ledger").exists(), "no job was recorded");
 }
 
 #[test]

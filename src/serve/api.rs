@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use catalog_index::schema::FieldKind;
@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-use super::{blocking, error, Params, Shared, MAX_LIMIT};
+use super::error::{blocking, ApiError};
+use super::{Params, Shared, MAX_LIMIT};
 use crate::freshness::{self, AnswerState};
 use catalog_chiller::ledger::Ledger;
 use catalog_chiller::list::read_list;
@@ -29,24 +30,16 @@ pub struct QueryParams {
     sort: Option<SortKey>,
 }
 
-/// A bad query is the client's error (400); anything else is the server's.
+/// A bad query as a response, for the STAC handlers that build theirs by hand; kept until they
+/// return `Result<_, ApiError>`.
 pub fn query_error(failure: CatalogError) -> Response {
-    match failure {
-        CatalogError::Query(problem) => error(StatusCode::BAD_REQUEST, problem),
-        other => error(StatusCode::INTERNAL_SERVER_ERROR, other),
-    }
+    ApiError::from(failure).into_response()
 }
 
-/// The query of a request, unless it is missing or blank.
-fn required(q: Option<String>) -> Option<String> {
+/// The query of a request, which must be there and not blank.
+fn required(q: Option<String>) -> Result<String, ApiError> {
     q.filter(|q| !q.trim().is_empty())
-}
-
-fn missing_query() -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "the q parameter (a catalog query) is required",
-    )
+        .ok_or_else(|| ApiError::bad_request("the q parameter (a catalog query) is required"))
 }
 
 /// `GET /search`: `{"total": N, "indexed_at": T, "crawled_at": T, "items": [...]}` with every
@@ -54,16 +47,13 @@ fn missing_query() -> Response {
 pub async fn search(
     State(shared): State<Arc<Shared>>,
     Params(params): Params<QueryParams>,
-) -> Response {
-    let Some(q) = required(params.q) else {
-        return missing_query();
-    };
+) -> Result<Json<SearchAnswer>, ApiError> {
+    let q = required(params.q)?;
     let limit = params.limit.unwrap_or(100);
     if limit > MAX_LIMIT {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("limit is at most {MAX_LIMIT}; use /filelist for whole lists"),
-        );
+        return Err(ApiError::bad_request(format!(
+            "limit is at most {MAX_LIMIT}; use /filelist for whole lists"
+        )));
     }
     let catalog = shared.catalog();
     let answer = blocking(move || {
@@ -80,17 +70,13 @@ pub async fn search(
             items: hits.matches.iter().map(|m| m.entry()).collect(),
         })
     })
-    .await;
-    match answer {
-        Ok(Ok(answer)) => Json(answer).into_response(),
-        Ok(Err(failure)) => query_error(failure),
-        Err(response) => response,
-    }
+    .await?;
+    Ok(Json(answer))
 }
 
 /// The body of a `/search` answer, serialized straight from its entries.
 #[derive(Serialize)]
-struct SearchAnswer {
+pub struct SearchAnswer {
     total: u64,
     /// `indexed_at` and `crawled_at`: the state the answer reads.
     #[serde(flatten)]
@@ -100,7 +86,7 @@ struct SearchAnswer {
 
 /// The body of a `/count` answer: the totals and the state they were counted from.
 #[derive(Serialize)]
-struct CountAnswer {
+pub struct CountAnswer {
     #[serde(flatten)]
     summary: Summary,
     #[serde(flatten)]
@@ -112,19 +98,12 @@ struct CountAnswer {
 pub async fn filelist(
     State(shared): State<Arc<Shared>>,
     Params(params): Params<QueryParams>,
-) -> Response {
-    let Some(q) = required(params.q) else {
-        return missing_query();
-    };
+) -> Result<Response, ApiError> {
+    let q = required(params.q)?;
     let catalog = shared.catalog();
-    let parsed = {
+    let query = {
         let catalog = catalog.clone();
-        blocking(move || catalog.parse(&q)).await
-    };
-    let query = match parsed {
-        Ok(Ok(query)) => query,
-        Ok(Err(failure)) => return query_error(failure),
-        Err(response) => return response,
+        blocking(move || catalog.parse(&q)).await?
     };
     let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {
@@ -154,19 +133,17 @@ pub async fn filelist(
         let _ = sender.blocking_send(last);
     });
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver));
-    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
 }
 
 /// `GET /count`: matches, bytes, their split between disk and tape, and the state counted.
 pub async fn count(
     State(shared): State<Arc<Shared>>,
     Params(params): Params<QueryParams>,
-) -> Response {
-    let Some(q) = required(params.q) else {
-        return missing_query();
-    };
+) -> Result<Json<CountAnswer>, ApiError> {
+    let q = required(params.q)?;
     let catalog = shared.catalog();
-    match blocking(move || {
+    let answer = blocking(move || {
         catalog
             .parse(&q)
             .and_then(|query| catalog.count(query.as_ref()))
@@ -175,12 +152,8 @@ pub async fn count(
                 state: AnswerState::of(&catalog),
             })
     })
-    .await
-    {
-        Ok(Ok(answer)) => Json(answer).into_response(),
-        Ok(Err(failure)) => query_error(failure),
-        Err(response) => response,
-    }
+    .await?;
+    Ok(Json(answer))
 }
 
 /// Parameters of `/stage`.
@@ -195,14 +168,12 @@ pub async fn stage(
     State(shared): State<Arc<Shared>>,
     Params(params): Params<StageParams>,
     body: String,
-) -> Response {
+) -> Result<Json<Value>, ApiError> {
     // A list in the body is read as `catalog stage` reads one: absolute paths only.
     let listed = match params.q {
         Some(_) => Vec::new(),
-        None => match read_list(body.as_bytes(), "in the body") {
-            Ok(listed) => listed,
-            Err(failure) => return error(StatusCode::BAD_REQUEST, format!("{failure:#}")),
-        },
+        None => read_list(body.as_bytes(), "in the body")
+            .map_err(|failure| ApiError::bad_request(format!("{failure:#}")))?,
     };
     let catalog = shared.catalog();
     let query = params.q.clone();
@@ -220,28 +191,18 @@ pub async fn stage(
             None => Ok(listed),
         }
     })
-    .await;
-    let paths = match paths {
-        Ok(Ok(paths)) => paths,
-        Ok(Err(failure)) => return query_error(failure),
-        Err(response) => return response,
-    };
-    let prepared = match blocking(move || prepare(paths, false)).await {
-        Ok(prepared) => prepared,
-        Err(response) => return response,
-    };
+    .await?;
+    let prepared = blocking(move || Ok::<_, ApiError>(prepare(paths, false))).await?;
     if prepared.paths.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("nothing to stage: {}", prepared.summary()),
-        );
+        return Err(ApiError::bad_request(format!(
+            "nothing to stage: {}",
+            prepared.summary()
+        )));
     }
-    let client = match ChillerClient::new(&shared.config.chiller) {
-        Ok(client) => client,
-        Err(failure) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{failure:#}")),
-    };
+    let client = ChillerClient::new(&shared.config.chiller)
+        .map_err(|failure| ApiError::internal(format!("{failure:#}")))?;
     let ledger = Ledger::at(&shared.config.ledger);
-    match submit(
+    let jobs: Vec<String> = submit(
         &ledger,
         &client,
         &prepared,
@@ -250,42 +211,42 @@ pub async fn stage(
         |_| {},
     )
     .await
-    {
-        Ok(entries) => Json(json!({
-            "jobs": entries.into_iter().map(|entry| entry.id).collect::<Vec<_>>(),
-            "chiller": client.base_url(),
-            "files": prepared.paths.len(),
-            "bytes": prepared.bytes,
-            "missing": prepared.missing,
-            "on_disk": prepared.on_disk,
-        }))
-        .into_response(),
-        Err(failure) => error(StatusCode::BAD_GATEWAY, format!("{failure:#}")),
-    }
+    .map_err(|failure| ApiError::bad_gateway(format!("{failure:#}")))?
+    .into_iter()
+    .map(|entry| entry.id)
+    .collect();
+    Ok(Json(json!({
+        "jobs": jobs,
+        "chiller": client.base_url(),
+        "files": prepared.paths.len(),
+        "bytes": prepared.bytes,
+        "missing": prepared.missing,
+        "on_disk": prepared.on_disk,
+    })))
 }
 
 /// `GET /jobs/<id>`: the job's status as Chiller reports it.
-pub async fn job(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    let client = match ChillerClient::new(&shared.config.chiller) {
-        Ok(client) => client,
-        Err(failure) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{failure:#}")),
-    };
-    if let Err(failure) = catalog_chiller::wire::check_job_id(&id) {
-        return error(StatusCode::BAD_REQUEST, format!("{failure:#}"));
-    }
+pub async fn job(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let client = ChillerClient::new(&shared.config.chiller)
+        .map_err(|failure| ApiError::internal(format!("{failure:#}")))?;
+    catalog_chiller::wire::check_job_id(&id)
+        .map_err(|failure| ApiError::bad_request(format!("{failure:#}")))?;
     match client.status(&id).await {
-        Ok(status) => Json(Value::Object(status.raw)).into_response(),
+        Ok(status) => Ok(Json(Value::Object(status.raw))),
         Err(failure @ ClientError::NotFound { .. }) => {
-            error(StatusCode::NOT_FOUND, format!("{failure:#}"))
+            Err(ApiError::not_found(format!("{failure:#}")))
         }
-        Err(failure) => error(StatusCode::BAD_GATEWAY, format!("{failure:#}")),
+        Err(failure) => Err(ApiError::bad_gateway(format!("{failure:#}"))),
     }
 }
 
 /// `GET /fields`: every field with its type, and the values of keyword fields with counts.
-pub async fn fields(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn fields(State(shared): State<Arc<Shared>>) -> Result<Json<Value>, ApiError> {
     let catalog = shared.catalog();
-    let answer = blocking(move || -> Result<Vec<Value>, CatalogError> {
+    let fields = blocking(move || -> Result<Vec<Value>, CatalogError> {
         Catalog::fields()
             .iter()
             .map(|(name, kind)| {
@@ -308,33 +269,25 @@ pub async fn fields(State(shared): State<Arc<Shared>>) -> Response {
             })
             .collect()
     })
-    .await;
-    match answer {
-        Ok(Ok(fields)) => Json(json!({ "fields": fields })).into_response(),
-        Ok(Err(failure)) => error(StatusCode::INTERNAL_SERVER_ERROR, failure),
-        Err(response) => response,
-    }
+    .await?;
+    Ok(Json(json!({ "fields": fields })))
 }
 
 /// `GET /stats`: what `catalog stats --json` prints: documents, index size, collections, how
 /// fresh the index is, and the last build with its errors and roots.
-pub async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn stats(State(shared): State<Arc<Shared>>) -> Result<Json<Value>, ApiError> {
     let catalog = shared.catalog();
-    let answer = blocking(move || {
+    let stats = blocking(move || {
         catalog.collections().map(|collections| {
             freshness::stats_json(&catalog, &collections, OffsetDateTime::now_utc())
         })
     })
-    .await;
-    match answer {
-        Ok(Ok(stats)) => Json(stats).into_response(),
-        Ok(Err(failure)) => error(StatusCode::INTERNAL_SERVER_ERROR, failure),
-        Err(response) => response,
-    }
+    .await?;
+    Ok(Json(stats))
 }
 
 /// `GET /health`: liveness, and how fresh the index is.
-pub async fn health(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn health(State(shared): State<Arc<Shared>>) -> Json<Value> {
     let catalog = shared.catalog();
     let info = catalog.info();
     Json(json!({
@@ -344,5 +297,4 @@ pub async fn health(State(shared): State<Arc<Shared>>) -> Response {
         "crawled_at": freshness::crawled_at(info),
         "age_seconds": freshness::age_seconds(info, OffsetDateTime::now_utc()),
     }))
-    .into_response()
 }

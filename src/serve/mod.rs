@@ -2,11 +2,15 @@
 //! Prometheus metrics, an OpenAPI document and a STAC item search.
 
 mod api;
+pub mod error;
 mod footprint;
 mod metrics;
 mod openapi;
 mod stac;
 
+pub use error::ApiError;
+
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,12 +25,12 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use catalog_index::Catalog;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use tokio::net::TcpListener;
 
-/// How the server runs.
+/// How the server runs, resolved from flags, environment and defaults by `catalog serve`.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     /// The index directory.
@@ -66,9 +70,19 @@ pub const MAX_IDS: usize = 50;
 /// Most `collections` a STAC search takes.
 pub const MAX_COLLECTIONS: usize = 100;
 
-/// A JSON error answer: `{"error": "..."}`.
+/// An [`ApiError`] as a response, for the STAC handlers that build theirs by hand; kept until
+/// they return `Result<_, ApiError>` (then `error::blocking` replaces [`blocking`] too).
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({ "error": message.to_string() }))).into_response()
+    ApiError::new(status, message).into_response()
+}
+
+/// [`error::blocking`] for the STAC handlers as [`error`]: only a panic is an error.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Response> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|failure| ApiError::from(failure).into_response())
 }
 
 /// The query string of a request, like axum's `Query`, except that one it cannot read is
@@ -76,51 +90,58 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
 struct Params<T>(T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
-    type Rejection = Response;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(params)) => Ok(Params(params)),
-            Err(rejection) => Err(error(StatusCode::BAD_REQUEST, rejection.body_text())),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
         }
     }
 }
 
-/// Runs a blocking index operation off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Response> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
-}
-
-/// Binds, prints `listening on http://ADDRESS` as the first line of stdout, and serves until
-/// SIGTERM or Ctrl-C.
+/// Opens the index, binds, prints `listening on http://ADDRESS` as the first line of stdout,
+/// and serves until SIGTERM or Ctrl-C.
 pub async fn serve(listen: SocketAddr, config: ServeConfig) -> anyhow::Result<()> {
-    let catalog = Catalog::open(&config.index)?;
+    let server = Server::open(config)?;
     let listener =
         catalog_http::bind(listen).with_context(|| format!("cannot listen on {listen}"))?;
-    let shared = Arc::new(Shared {
-        catalog: ArcSwap::from_pointee(catalog),
-        config,
-        metrics: metrics::Metrics::new(),
-    });
-    tokio::spawn(follow_rebuilds(shared.clone()));
     // For whoever started the server; one who stopped reading (a closed pipe) is no reason
     // to stop serving.
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening on http://{}", listener.local_addr()?)
         .and_then(|()| stdout.flush());
-    let limits = shared.config.limits.clone();
-    catalog_http::serve(
-        listener,
-        router(shared),
-        &limits,
-        crate::shutdown::requested(),
-    )
-    .await;
+    server.serve(listener, crate::shutdown::requested()).await;
     Ok(())
+}
+
+/// The server with its index open, ready to serve on any listener (tests give it one on port 0
+/// in their own process).
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Opens the index of `config`.
+    pub fn open(config: ServeConfig) -> anyhow::Result<Server> {
+        let catalog = Catalog::open(&config.index)?;
+        Ok(Server {
+            shared: Arc::new(Shared {
+                catalog: ArcSwap::from_pointee(catalog),
+                config,
+                metrics: metrics::Metrics::new(),
+            }),
+        })
+    }
+
+    /// Serves on `listener` within the configured limits, following rebuilds of the index,
+    /// until `shutdown` completes; then lets the open requests finish.
+    pub async fn serve(self, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        let following = tokio::spawn(follow_rebuilds(self.shared.clone()));
+        let limits = self.shared.config.limits.clone();
+        catalog_http::serve(listener, router(self.shared), &limits, shutdown).await;
+        following.abort();
+    }
 }
 
 /// Checks every second whether `catalog index` committed a new state, and swaps it in. Readers
@@ -183,7 +204,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(
             catalog_http::RequireBearer::new(shared.config.token.as_deref(), || {
-                error(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
+                ApiError::new(StatusCode::UNAUTHORIZED, "a valid bearer token is required")
+                    .into_response()
             })
             .layer(),
         )
@@ -202,13 +224,14 @@ async fn time_budget(State(shared): State<Arc<Shared>>, request: Request, next: 
     let budget = shared.config.limits.request_timeout;
     match tokio::time::timeout(budget, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => error(
+        Err(_) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!(
                 "the request took longer than the server's budget of {} (--request-timeout)",
                 humantime::format_duration(budget)
             ),
-        ),
+        )
+        .into_response(),
     }
 }
 
@@ -222,21 +245,23 @@ async fn read_body_in_time(
     let budget = shared.config.limits.request_timeout;
     match catalog_http::read_body(request, budget, MAX_BODY).await {
         Ok(request) => next.run(request).await,
-        Err(catalog_http::BodyRefused::TooSlow) => error(
+        Err(catalog_http::BodyRefused::TooSlow) => ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             format!(
                 "the request body did not arrive within {} (--request-timeout)",
                 humantime::format_duration(budget)
             ),
-        ),
-        Err(catalog_http::BodyRefused::TooLarge) => error(
+        )
+        .into_response(),
+        Err(catalog_http::BodyRefused::TooLarge) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the request body is larger than {MAX_BODY} bytes"),
-        ),
-        Err(catalog_http::BodyRefused::Broken(failure)) => error(
-            StatusCode::BAD_REQUEST,
-            format!("cannot read the request body: {failure}"),
-        ),
+        )
+        .into_response(),
+        Err(catalog_http::BodyRefused::Broken(failure)) => {
+            ApiError::bad_request(format!("cannot read the request body: {failure}"))
+                .into_response()
+        }
     }
 }
 

@@ -175,20 +175,9 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
 /// `POST <url>/upload` of a list as `curl --data-binary @list` sends it, with a bearer token
 /// if given: the status code and the body.
 pub fn upload_to(url: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
-    post(
-        &format!("{url}/upload"),
-        "application/x-www-form-urlencoded",
-        body,
-        token,
-    )
-}
-
-/// `POST <url>` of a body of `content_type`, with a bearer token if given: the status code
-/// and the body.
-pub fn post(url: &str, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
     let mut request = http()
-        .post(url)
-        .header("content-type", content_type)
+        .post(format!("{url}/upload"))
+        .header("content-type", "application/x-www-form-urlencoded")
         .body(body.to_vec());
     if let Some(token) = token {
         request = request.bearer_auth(token);
