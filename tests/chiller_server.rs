@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use catalog_index::State;
 use chiller_support::{
-    catalog, get, get_json, list_file, state, stderr, stdout, tape_archive, upload_to,
+    catalog, get, get_json, list_file, stage, state, stderr, stdout, tape_archive, upload_to,
     wait_finished, Server,
 };
 
@@ -136,12 +136,7 @@ fn chiller_server_requires_its_token() {
     assert_eq!(code, 401);
 
     let list = list_file(&env, "list.txt", &[&paths[0]]);
-    let refused = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", &server.url])
-        .output()
-        .unwrap();
+    let refused = stage(&env, &list, &["--chiller", &server.url]);
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
         stderr(&refused),
@@ -167,12 +162,7 @@ fn chiller_server_restarted_in_the_middle_of_a_job_resumes_it() {
     let (env, paths) = tape_archive();
     let server = Server::start_with_delay(&env, 1500, &[]);
     let list = list_file(&env, "list.txt", &[&paths[0], &paths[1], &paths[2]]);
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", &server.url])
-        .output()
-        .unwrap();
+    let output = stage(&env, &list, &["--chiller", &server.url]);
     assert!(output.status.success(), "{}", stderr(&output));
     // The first file takes 1.5 s: stop the server while the job runs.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -241,12 +231,11 @@ fn chiller_server_runs_the_sites_recall_command_on_sorted_batches() {
     );
     let server = Server::start(&env, &["--recall", "command", "--recall-command", &command]);
     let list = list_file(&env, "list.txt", &[&paths[2], &paths[0], &paths[1]]);
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--wait", "--timeout", "30", "--chiller", &server.url])
-        .output()
-        .unwrap();
+    let output = stage(
+        &env,
+        &list,
+        &["--wait", "--timeout", "30", "--chiller", &server.url],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let mut sorted = paths[..3].to_vec();
     sorted.sort();
@@ -284,12 +273,11 @@ fn chiller_server_reports_a_failing_recall_command() {
         ],
     );
     let list = list_file(&env, "list.txt", &[&paths[0]]);
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--wait", "--timeout", "30", "--chiller", &server.url])
-        .output()
-        .unwrap();
+    let output = stage(
+        &env,
+        &list,
+        &["--wait", "--timeout", "30", "--chiller", &server.url],
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).ends_with("catalog: job 1: 1 of 1 files could not be recalled; `catalog jobs ID` shows the server's report\n"),

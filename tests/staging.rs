@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use catalog_index::State;
 use chiller_support::{
-    catalog, fake, list_file, state, stderr, stdout, tape_archive, Server, DISK_PRODUCT,
+    catalog, fake, list_file, post, stage, state, stderr, stdout, tape_archive, Server,
+    DISK_PRODUCT,
 };
 use common::TestEnv;
 
@@ -84,12 +85,7 @@ fn staging_jobs_shows_the_ledger_after_a_restart() {
     let (env, paths) = tape_archive();
     let server = Server::start(&env, &[]);
     let list = list_file(&env, "list.txt", &[&paths[3]]);
-    let staged = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", &server.url])
-        .output()
-        .unwrap();
+    let staged = stage(&env, &list, &["--chiller", &server.url]);
     assert!(staged.status.success(), "{}", stderr(&staged));
     let waited = catalog(&env)
         .args([
@@ -211,12 +207,7 @@ fn staging_all_sends_files_on_disk_too() {
     let server = Server::start(&env, &[]);
     let on_disk = env.abs(DISK_PRODUCT);
     let list = list_file(&env, "list.txt", &[&on_disk, &paths[0]]);
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--all", "--wait", "--chiller", &server.url])
-        .output()
-        .unwrap();
+    let output = stage(&env, &list, &["--all", "--wait", "--chiller", &server.url]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("2 files (64.00 MiB) to stage; submitted as job 1"),
@@ -234,12 +225,7 @@ fn staging_all_sends_files_on_disk_too() {
 fn staging_refuses_lists_it_cannot_stage() {
     let env = TestEnv::new();
     let list = list_file(&env, "list.txt", &["relative/a.zip", "/x/b.zip"]);
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", "http://127.0.0.1:9"])
-        .output()
-        .unwrap();
+    let output = stage(&env, &list, &["--chiller", "http://127.0.0.1:9"]);
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
@@ -294,17 +280,59 @@ fn staging_refuses_lists_it_cannot_stage() {
 }
 
 #[test]
+fn staging_through_catalog_serve_takes_absolute_paths_only() {
+    use std::io::BufRead;
+    let (env, paths) = tape_archive();
+    // No Chiller listens there: a list refused is refused before any upload.
+    let mut serve = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--chiller",
+            "http://127.0.0.1:9",
+        ])
+        .env("CATALOG_INDEX", env.index())
+        .env("CATALOG_LEDGER", env.path().join("ledger"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    let listed = format!("{}\nrelative/a.zip\n ./b.zip\n", paths[0]);
+    let (code, body) = post(
+        &format!("{url}/stage"),
+        "text/uri-list",
+        listed.as_bytes(),
+        None,
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(code, 400, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["error"],
+        "the list in the body holds relative paths (line 2: relative/a.zip, line 3: ./b.zip): \
+         Chiller takes absolute paths only"
+    );
+    assert!(!env.path().join("ledger").exists(), "no job was recorded");
+}
+
+#[test]
 fn staging_gives_up_waiting_at_the_timeout() {
     let (env, paths) = tape_archive();
     let server = Server::start_with_delay(&env, 30_000, &[]);
     let list = list_file(&env, "list.txt", &[&paths[0]]);
     let started = Instant::now();
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--wait", "--timeout", "2", "--chiller", &server.url])
-        .output()
-        .unwrap();
+    let output = stage(
+        &env,
+        &list,
+        &["--wait", "--timeout", "2", "--chiller", &server.url],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(stdout(&output), "1\n", "the id is shown all the same");
@@ -325,13 +353,7 @@ fn staging_gives_up_waiting_at_the_timeout() {
 fn stage_to(env: &TestEnv, url: &str, extra: &[&str]) -> std::process::Output {
     env.tape_file("a.zip", 1 << 20);
     let list = list_file(env, "fake-list.txt", &[&env.abs("a.zip")]);
-    catalog(env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", url])
-        .args(extra)
-        .output()
-        .unwrap()
+    stage(env, &list, &[&["--chiller", url], extra].concat())
 }
 
 #[test]
@@ -664,12 +686,7 @@ fn staging_the_upload_has_the_form_of_the_documented_curl_call() {
         .unwrap();
     assert!(status.success());
     let from_catalog = fake(vec![(200, "1", Duration::ZERO)]);
-    let output = catalog(&env)
-        .arg("stage")
-        .arg(&list)
-        .args(["--chiller", &from_catalog.url])
-        .output()
-        .unwrap();
+    let output = stage(&env, &list, &["--chiller", &from_catalog.url]);
     assert!(output.status.success(), "{}", stderr(&output));
 
     let curl_request = request_form(&from_curl.requests.lock().unwrap()[0]);

@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 
 /// File descriptors kept for anything but connections: index files, state files, children.
-pub const RESERVED_FILES: u64 = 128;
+const RESERVED_FILES: u64 = 128;
 
 /// Connections the kernel holds until they are accepted, while the server is at its limit or
 /// busy (tokio's default is 128, past which connections wait a second for the next try; Linux
@@ -47,7 +47,7 @@ pub struct Limits {
     /// answer starts.
     pub request_timeout: Duration,
     /// Connections served at once; more wait to be accepted until one closes (at most the
-    /// open-file limit less [`RESERVED_FILES`]).
+    /// open-file limit less 128, kept for index files, state files and children).
     pub max_connections: u32,
 }
 

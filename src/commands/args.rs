@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use catalog_chiller::client::DEFAULT_URL;
+use catalog_chiller::client::{DEFAULT_TIMEOUT, DEFAULT_URL};
 use catalog_chiller::{ClientOptions, StageOptions};
 use catalog_http::Limits;
 
@@ -35,7 +35,7 @@ pub struct ChillerAccess {
     pub token: Option<String>,
     /// Wait at most this long for each answer of the server (the upload's, each status
     /// call's); connecting takes at most 10 s
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = http_timeout)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT.as_secs_f64(), value_parser = http_timeout)]
     pub http_timeout: f64,
 }
 

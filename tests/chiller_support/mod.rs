@@ -121,6 +121,16 @@ pub fn catalog(env: &TestEnv) -> assert_cmd::Command {
     cmd
 }
 
+/// `catalog stage LIST ARGS...` with [`catalog`], run to its end.
+pub fn stage(env: &TestEnv, list: &Path, args: &[&str]) -> Output {
+    catalog(env)
+        .arg("stage")
+        .arg(list)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The demo tile's S2A products on tape (`T60WWV` three times, `T31NFF` once), as sparse
 /// files of 64 MiB, and one `T60WWV` product on disk; the archive is indexed.
 pub fn tape_archive() -> (TestEnv, Vec<String>) {
@@ -175,9 +185,20 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
 /// `POST <url>/upload` of a list as `curl --data-binary @list` sends it, with a bearer token
 /// if given: the status code and the body.
 pub fn upload_to(url: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
+    post(
+        &format!("{url}/upload"),
+        "application/x-www-form-urlencoded",
+        body,
+        token,
+    )
+}
+
+/// `POST <url>` of a body of `content_type`, with a bearer token if given: the status code
+/// and the body.
+pub fn post(url: &str, content_type: &str, body: &[u8], token: Option<&str>) -> (u16, String) {
     let mut request = http()
-        .post(format!("{url}/upload"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .post(url)
+        .header("content-type", content_type)
         .body(body.to_vec());
     if let Some(token) = token {
         request = request.bearer_auth(token);
