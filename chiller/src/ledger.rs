@@ -2,10 +2,11 @@
 //! `catalog jobs` shows history and the last known status after a restart.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use catalog_index::atomic::write_file;
+use catalog_index::time::rfc3339;
 use serde::{Deserialize, Serialize};
 
 use crate::wire::{check_job_id, JobStatus};
@@ -141,13 +142,10 @@ impl Ledger {
     }
 
     fn write(&self, entry: &LedgerEntry) -> anyhow::Result<()> {
-        let failed = || format!("cannot write the job ledger entry {}", entry.file.display());
-        let mut file = tempfile::NamedTempFile::new_in(&self.dir).with_context(failed)?;
-        serde_json::to_writer_pretty(&mut file, entry).with_context(failed)?;
-        file.write_all(b"\n").with_context(failed)?;
-        file.as_file().sync_all().with_context(failed)?;
-        file.persist(&entry.file).with_context(failed)?;
-        Ok(())
+        let mut text = serde_json::to_vec_pretty(entry)?;
+        text.push(b'\n');
+        write_file(&entry.file, &text)
+            .with_context(|| format!("cannot write the job ledger entry {}", entry.file.display()))
     }
 
     /// Every recorded job, oldest first.
@@ -194,13 +192,11 @@ impl Ledger {
     }
 }
 
-/// The time now, RFC 3339 UTC.
+/// The time now to the second, RFC 3339 UTC, as Chiller writes its times.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("zero nanoseconds are valid")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("now formats")
+    let now = time::OffsetDateTime::now_utc();
+    rfc3339(now.replace_nanosecond(0).unwrap_or(now))
+        .expect("the current year is one RFC 3339 writes")
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use catalog_index::atomic::{write_file, AtomicFile};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::{mpsc, Notify};
@@ -301,26 +302,19 @@ impl Jobs {
     /// Writes a new job's state atomically and durably, failing with `AlreadyExists` rather
     /// than writing over a job file of the same id.
     fn persist_new(&self, job: &Job) -> std::io::Result<()> {
-        let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
+        let mut file = AtomicFile::create(&self.dir.join(format!("{}.json", job.id)))?;
         serde_json::to_writer(&mut file, job)?;
         file.write_all(b"\n")?;
-        file.as_file().sync_all()?;
-        file.persist_noclobber(self.dir.join(format!("{}.json", job.id)))?;
-        Ok(())
+        file.commit_new()
     }
 
     /// Writes a job's state atomically and durably.
     fn persist(&self, job: &Job) -> anyhow::Result<()> {
         let path = self.dir.join(format!("{}.json", job.id));
-        let write = || -> std::io::Result<()> {
-            let mut file = tempfile::NamedTempFile::new_in(&self.dir)?;
-            serde_json::to_writer(&mut file, job)?;
-            file.write_all(b"\n")?;
-            file.as_file().sync_all()?;
-            file.persist(&path)?;
-            Ok(())
-        };
-        write().with_context(|| format!("cannot write the job state {}", path.display()))
+        let mut text = serde_json::to_vec(job)?;
+        text.push(b'\n');
+        write_file(&path, &text)
+            .with_context(|| format!("cannot write the job state {}", path.display()))
     }
 
     /// Changes a job in memory; with `persist`, also on disk (a failure is logged: the job
