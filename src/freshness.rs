@@ -5,12 +5,12 @@ use catalog_index::layout::{BuildInfo, Freshness};
 use catalog_index::Catalog;
 use serde::Serialize;
 use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
+use catalog_index::time::{parse_rfc3339, rfc3339};
 use time::OffsetDateTime;
 
 /// When the index was last crawled whole, RFC 3339 UTC (see [`BuildInfo::crawled_at`]).
 pub fn crawled_at(info: &BuildInfo) -> Option<String> {
-    info.crawled_at().and_then(|at| at.format(&Rfc3339).ok())
+    info.crawled_at().and_then(rfc3339)
 }
 
 /// Seconds since the index was last crawled, at `now`, to the millisecond.
@@ -64,10 +64,9 @@ pub fn display_time(time: Option<&str>) -> String {
     let Some(text) = time else {
         return "-".to_string();
     };
-    OffsetDateTime::parse(text, &Rfc3339)
-        .ok()
+    parse_rfc3339(text)
         .and_then(|t| t.replace_nanosecond(0).ok())
-        .and_then(|t| t.format(&Rfc3339).ok())
+        .and_then(rfc3339)
         .unwrap_or_else(|| text.to_string())
 }
 
