@@ -45,15 +45,17 @@ def error(client, arguments):
 
 
 def get_item(client, arguments):
-    """`get_item COLLECTION ID`: the item as pystac-client reads it, and its links."""
+    """`get_item COLLECTION ID`: the item as pystac-client reads it, and the links it was
+    served with (pystac relinks the objects it holds, so those are read again as served)."""
     collection_id, item_id = arguments
     item = client.get_collection(collection_id).get_item(item_id)
     if item is None:
         return None
+    served = pystac.StacIO.default().read_json(item.get_self_href())
     return {
         "id": item.id,
         "collection": item.collection_id,
-        "links": {link.rel: link.href for link in item.links},
+        "links": {link["rel"]: link["href"] for link in served["links"]},
         "self": item.get_self_href(),
     }
 
