@@ -18,21 +18,25 @@ use tokio_util::sync::CancellationToken;
 /// How files are recalled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recaller {
-    /// Model a tape library: a file on tape waits the mount delay and its size divided by the
-    /// drive rate, then becomes resident (its blocks allocated, its contents unchanged).
-    Simulate {
-        /// The wait before each file on tape (the tape mount).
-        mount_delay: Duration,
-        /// Bytes per second of the simulated drive.
-        drive_rate: NonZeroU64,
-        /// Bytes the file system keeps free; a file whose allocation would leave less fails
-        /// instead.
-        reserve: u64,
-    },
+    /// Model a tape library.
+    Simulate(Simulation),
     /// Read each file through once, which recalls it on an HSM file system.
     Read,
     /// Run the site's recall tool on a list file of each batch.
     Command(RecallCommand),
+}
+
+/// A simulated tape library: a file on tape waits the mount delay and its size divided by the
+/// drive rate, then becomes resident (its blocks allocated, its contents unchanged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Simulation {
+    /// The wait before each file on tape (the tape mount).
+    pub mount_delay: Duration,
+    /// Bytes per second of the simulated drive.
+    pub drive_rate: NonZeroU64,
+    /// Bytes the file system keeps free; a file whose allocation would leave less fails
+    /// instead.
+    pub reserve: u64,
 }
 
 /// The site's recall tool: a shell command in which `{list}` names the batch's list file.
@@ -260,23 +264,48 @@ impl Recaller {
                 }
                 Some(output)
             }
-            Recaller::Simulate { .. } | Recaller::Read => {
-                for path in batch {
-                    let outcome = self.recall_one(roots, Path::new(path), stop).await;
-                    if stop.is_cancelled() {
-                        break;
-                    }
-                    report(path, outcome);
-                }
+            Recaller::Simulate(simulation) => {
+                FileByFile::Simulate(simulation)
+                    .recall(roots, batch, report, stop)
+                    .await;
+                None
+            }
+            Recaller::Read => {
+                FileByFile::Read.recall(roots, batch, report, stop).await;
                 None
             }
         }
     }
+}
 
-    /// Recalls one file or product directory with the simulate or read mode, each file opened
-    /// beneath its root.
+/// The modes that recall one file after another.
+#[derive(Clone, Copy)]
+enum FileByFile<'a> {
+    Simulate(&'a Simulation),
+    Read,
+}
+
+impl FileByFile<'_> {
+    /// Recalls a batch file by file (see [`Recaller::recall`]).
+    async fn recall(
+        self,
+        roots: &[PathBuf],
+        batch: &[String],
+        report: &mut (dyn FnMut(&str, Result<(), String>) + Send),
+        stop: &CancellationToken,
+    ) {
+        for path in batch {
+            let outcome = self.recall_one(roots, Path::new(path), stop).await;
+            if stop.is_cancelled() {
+                break;
+            }
+            report(path, outcome);
+        }
+    }
+
+    /// Recalls one file or product directory, each file opened beneath its root.
     async fn recall_one(
-        &self,
+        self,
         roots: &[PathBuf],
         path: &Path,
         stop: &CancellationToken,
@@ -297,12 +326,12 @@ impl Recaller {
             if State::from_blocks(size, blocks) == State::Disk {
                 continue;
             }
-            let outcome = match *self {
-                Recaller::Simulate {
+            let outcome = match self {
+                FileByFile::Simulate(&Simulation {
                     mount_delay,
                     drive_rate,
                     reserve,
-                } => {
+                }) => {
                     let transfer = Duration::from_secs_f64(size as f64 / drive_rate.get() as f64);
                     tokio::select! {
                         () = tokio::time::sleep(mount_delay + transfer) => {}
@@ -310,11 +339,10 @@ impl Recaller {
                     }
                     tokio::task::spawn_blocking(move || make_resident(&roots, &file, reserve)).await
                 }
-                Recaller::Read => {
+                FileByFile::Read => {
                     let stop = stop.clone();
                     tokio::task::spawn_blocking(move || read_through(&roots, &file, &stop)).await
                 }
-                Recaller::Command(_) => return Err("the command mode recalls whole batches".into()),
             };
             outcome.map_err(|e| e.to_string())??;
         }
@@ -551,11 +579,11 @@ mod tests {
         fs::write(product.join("manifest.safe"), b"<xml/>").unwrap();
         assert!(!is_resident(&file) && !is_resident(&product));
 
-        let recaller = Recaller::Simulate {
+        let recaller = Recaller::Simulate(Simulation {
             mount_delay: Duration::from_millis(1),
             drive_rate: NonZeroU64::new(1 << 40).unwrap(),
             reserve: 0,
-        };
+        });
         let batch = [file.clone(), product.clone()].map(|p| p.to_str().unwrap().to_string());
         let mut outcomes = Vec::new();
         recaller
@@ -692,11 +720,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("a.zip");
         sparse(&file, 1 << 20);
-        let recaller = Recaller::Simulate {
+        let recaller = Recaller::Simulate(Simulation {
             mount_delay: Duration::from_secs(60),
             drive_rate: NonZeroU64::new(1 << 30).unwrap(),
             reserve: 0,
-        };
+        });
         let stop = CancellationToken::new();
         let stopping = stop.clone();
         tokio::spawn(async move {

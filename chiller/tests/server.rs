@@ -6,7 +6,7 @@ use std::num::NonZeroU64;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use catalog_chiller::recall::{is_resident, Recaller};
+use catalog_chiller::recall::{is_resident, Recaller, Simulation};
 use catalog_chiller::server::{ChillerServer, ServerConfig};
 use catalog_chiller::{ChillerClient, ClientError, ClientOptions, JobStatus};
 use catalog_http::Limits;
@@ -43,11 +43,11 @@ impl Site {
         ServerConfig {
             roots: vec![self.root()],
             state_dir: self.dir.path().join("state"),
-            recaller: Recaller::Simulate {
+            recaller: Recaller::Simulate(Simulation {
                 mount_delay,
                 drive_rate: NonZeroU64::new(1 << 30).unwrap(),
                 reserve: 0,
-            },
+            }),
             workers: 1,
             max_body: 1 << 20,
             token: token.map(str::to_string),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use catalog_chiller::recall::{RecallCommand, Recaller, DEFAULT_RESERVE};
+use catalog_chiller::recall::{RecallCommand, Recaller, Simulation, DEFAULT_RESERVE};
 use catalog_chiller::server::{serve, ServerConfig};
 
 use super::args::LimitsArgs;
@@ -73,12 +73,12 @@ pub fn run(args: ChillerServerArgs) -> anyhow::Result<()> {
         None => crate::environment::data_dir("chiller", "pass --state-dir")?,
     };
     let recaller = match args.recall {
-        RecallMode::Simulate => Recaller::Simulate {
+        RecallMode::Simulate => Recaller::Simulate(Simulation {
             mount_delay: Duration::from_millis(args.mount_delay_ms),
             drive_rate: NonZeroU64::new(args.drive_rate.saturating_mul(1_000_000))
                 .context("--drive-rate must be at least 1 MB/s")?,
             reserve: args.reserve_bytes,
-        },
+        }),
         RecallMode::Read => Recaller::Read,
         RecallMode::Command => Recaller::Command(RecallCommand::new(
             args.recall_command

@@ -15,7 +15,7 @@ use indicatif::HumanBytes;
 use crate::output::summary_line;
 use crate::sample;
 use catalog_chiller::ledger::Ledger;
-use catalog_chiller::recall::{is_resident, Recaller, DEFAULT_RESERVE};
+use catalog_chiller::recall::{is_resident, Recaller, Simulation, DEFAULT_RESERVE};
 use catalog_chiller::server::{ChillerServer, ServerConfig};
 use catalog_chiller::stage::wait;
 use catalog_chiller::{prepare, submit, ChillerClient, ClientOptions};
@@ -128,11 +128,11 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
     let server = ChillerServer::start(ServerConfig {
         roots: vec![archive.to_path_buf()],
         state_dir: dir.join("chiller"),
-        recaller: Recaller::Simulate {
+        recaller: Recaller::Simulate(Simulation {
             mount_delay: Duration::from_millis(300),
             drive_rate: std::num::NonZeroU64::new(8_000_000_000).expect("not zero"),
             reserve: DEFAULT_RESERVE,
-        },
+        }),
         workers: 1,
         max_body: 64 << 20,
         token: None,
