@@ -410,7 +410,7 @@ fn serve_stages_through_chiller() {
         .unwrap();
     let chiller_url = format!("http://{}", line.trim().trim_start_matches("listening on "));
     let server = Server::start(&env, &["--chiller", &chiller_url]);
-    let (code, body) = server.post(&format!("/stage?q={TILE_URL}"), "text/uri-list", "");
+    let (code, body) = server.post(&format!("/stage?q={TILE_URL}"), "text/plain", "");
     assert_eq!(code, 200, "{body}");
     let staged: Value = serde_json::from_str(&body).unwrap();
     let id = staged["jobs"][0].as_str().unwrap().to_string();

@@ -139,8 +139,9 @@ impl InProcess {
             .build()
             .unwrap();
         let server = catalog::serve::Server::open(config).unwrap();
+        // Bound as `catalog serve` binds, with its listen backlog.
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(async { catalog_http::bind("127.0.0.1:0".parse().unwrap()) })
             .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
