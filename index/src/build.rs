@@ -716,10 +716,22 @@ impl Run<'_> {
     fn finish(
         &self,
         outcome: Result<()>,
-        writer: IndexWriter,
+        mut writer: IndexWriter,
         target: Target,
         report: BuildReport,
     ) -> Result<BuildReport> {
+        let outcome = outcome.map_err(|error| match error {
+            // A writer whose thread failed (a full disk) says only that it was killed when
+            // given a document; joining its threads, as a commit starts by doing, gives the
+            // thread's own error.
+            CatalogError::Index(tantivy::TantivyError::ErrorInThread(_)) => {
+                match writer.prepare_commit() {
+                    Err(cause) => cause.into(),
+                    Ok(_) => error,
+                }
+            }
+            other => other,
+        });
         let committed = outcome.and_then(|()| self.commit(writer, &target, report));
         if committed.is_err() {
             if let Some(staging) = &target.staging {
