@@ -8,7 +8,6 @@ pub mod commands;
 pub mod environment;
 pub mod exit;
 mod freshness;
-mod output;
 mod progress;
 mod sample;
 pub mod serve;

@@ -12,7 +12,7 @@ use catalog_index::search::SortKey;
 use catalog_index::{Catalog, State};
 use indicatif::HumanBytes;
 
-use crate::output::summary_line;
+use super::output::summary_line;
 use crate::sample;
 use catalog_chiller::ledger::Ledger;
 use catalog_chiller::recall::{is_resident, Recaller, Simulation, DEFAULT_RESERVE};

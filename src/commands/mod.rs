@@ -7,6 +7,7 @@ pub mod completions;
 pub mod demo;
 pub mod index;
 pub mod jobs;
+mod output;
 pub mod parse;
 pub mod query;
 pub mod sample;

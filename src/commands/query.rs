@@ -13,7 +13,7 @@ use catalog_chiller::stage::stage_list;
 
 use super::args::StageArgs;
 use crate::freshness;
-use crate::output::{self, Format, Sink};
+use super::output::{self, Format, Sink};
 
 /// Arguments of `catalog query`.
 #[derive(Debug, clap::Args)]

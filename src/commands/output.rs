@@ -1,4 +1,5 @@
-//! Writing answers: to stdout, or atomically to a file, in the formats users ask for.
+//! Writing answers of `catalog query`: to stdout, or atomically to a file, in the formats users
+//! ask for.
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
