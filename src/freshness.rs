@@ -2,10 +2,10 @@
 //! `catalog query --max-age` and `catalog serve` tell it.
 
 use catalog_index::layout::{BuildInfo, Freshness};
+use catalog_index::time::{parse_rfc3339, rfc3339};
 use catalog_index::Catalog;
 use serde::Serialize;
 use serde_json::{json, Value};
-use catalog_index::time::{parse_rfc3339, rfc3339};
 use time::OffsetDateTime;
 
 /// When the index was last crawled whole, RFC 3339 UTC (see [`BuildInfo::crawled_at`]).
