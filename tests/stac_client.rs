@@ -611,3 +611,70 @@ fn a_web_page_on_another_origin_cannot_stage() {
     let (code, body) = curl(&["-X", "POST", "--data-binary", "", &stage]);
     assert_eq!(code, "200", "{body}");
 }
+
+/// The headers and body of a GET, with extra request headers.
+fn get_with_headers(url: &str, headers: &[&str]) -> (String, Value) {
+    let mut command = Command::new("curl");
+    command.args(["-s", "-D", "-"]);
+    for header in headers {
+        command.args(["-H", header]);
+    }
+    let output = command.arg(url).output().unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
+    (head.to_ascii_lowercase(), body)
+}
+
+fn link<'a>(links: &'a Value, rel: &str) -> Option<&'a str> {
+    links
+        .as_array()?
+        .iter()
+        .find(|link| link["rel"] == rel)
+        .and_then(|link| link["href"].as_str())
+}
+
+#[test]
+#[ignore = "until STAC links and media types land (issue 15)"]
+fn links_stay_on_the_endpoint_asked_and_follow_a_proxy() {
+    let env = sample(1000);
+    let server = Server::start(&env, &[]);
+    let items = format!("{}/stac/collections/s2b_prd_msil1c/items", server.url);
+    let (head, page) = get_with_headers(&format!("{items}?limit=2"), &[]);
+    assert!(
+        head.contains("content-type: application/geo+json"),
+        "{head}"
+    );
+    let next = link(&page["links"], "next").expect("a next link");
+    assert!(next.starts_with(&format!("{items}?")), "{next}");
+    let (_, second) = get_with_headers(next, &[]);
+    assert_ne!(second["features"][0]["id"], page["features"][0]["id"]);
+
+    let (head, _) = get_with_headers(&format!("{}/stac/search?limit=1", server.url), &[]);
+    assert!(
+        head.contains("content-type: application/geo+json"),
+        "{head}"
+    );
+
+    // Behind a proxy, links name the address the client used.
+    let proxy = [
+        "X-Forwarded-Proto: https",
+        "X-Forwarded-Host: catalog.example.org",
+    ];
+    let (_, landing) = get_with_headers(&format!("{}/stac", server.url), &proxy);
+    assert_eq!(
+        link(&landing["links"], "self"),
+        Some("https://catalog.example.org/stac")
+    );
+    let (_, page) = get_with_headers(&format!("{items}?limit=2"), &proxy);
+    let next = link(&page["links"], "next").expect("a next link");
+    assert!(
+        next.starts_with("https://catalog.example.org/stac/collections/s2b_prd_msil1c/items?"),
+        "{next}"
+    );
+    let item_self = link(&page["features"][0]["links"], "self").unwrap();
+    assert!(
+        item_self.starts_with("https://catalog.example.org/stac/collections/s2b_prd_msil1c/items/"),
+        "{item_self}"
+    );
+}
