@@ -30,12 +30,6 @@ pub struct QueryParams {
     sort: Option<SortKey>,
 }
 
-/// A bad query as a response, for the STAC handlers that build theirs by hand; kept until they
-/// return `Result<_, ApiError>`.
-pub fn query_error(failure: CatalogError) -> Response {
-    ApiError::from(failure).into_response()
-}
-
 /// The query of a request, which must be there and not blank.
 fn required(q: Option<String>) -> Result<String, ApiError> {
     q.filter(|q| !q.trim().is_empty())

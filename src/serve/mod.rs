@@ -2,6 +2,7 @@
 //! Prometheus metrics, an OpenAPI document and a STAC item search.
 
 mod api;
+mod browsers;
 pub mod error;
 mod footprint;
 mod metrics;
@@ -43,6 +44,8 @@ pub struct ServeConfig {
     pub token: Option<String>,
     /// Timeouts and the connection limit.
     pub limits: catalog_http::Limits,
+    /// The origins whose web pages may read the API (CORS); any when empty.
+    pub cors_origins: Vec<String>,
 }
 
 /// What every handler shares.
@@ -69,21 +72,6 @@ const MAX_SEARCH_BODY: usize = 1 << 20;
 pub const MAX_IDS: usize = 50;
 /// Most `collections` a STAC search takes.
 pub const MAX_COLLECTIONS: usize = 100;
-
-/// An [`ApiError`] as a response, for the STAC handlers that build theirs by hand; kept until
-/// they return `Result<_, ApiError>` (then `error::blocking` replaces [`blocking`] too).
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    ApiError::new(status, message).into_response()
-}
-
-/// [`error::blocking`] for the STAC handlers as [`error`]: only a panic is an error.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Response> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|failure| ApiError::from(failure).into_response())
-}
 
 /// The query string of a request, like axum's `Query`, except that one it cannot read is
 /// answered as every other client error is: 400 with a JSON body naming the problem.
@@ -178,10 +166,12 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/count", get(api::count))
         .route(
             "/stage",
-            post(api::stage).layer(middleware::from_fn_with_state(
-                shared.clone(),
-                read_body_in_time,
-            )),
+            post(api::stage)
+                .layer(middleware::from_fn_with_state(
+                    shared.clone(),
+                    read_body_in_time,
+                ))
+                .layer(middleware::from_fn(browsers::same_site_only)),
         )
         .route("/jobs/{id}", get(api::job))
         .route("/fields", get(api::fields))
@@ -193,7 +183,11 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/stac/conformance", get(stac::conformance))
         .route("/stac/collections", get(stac::collections))
         .route("/stac/collections/{id}", get(stac::collection))
+        .route("/stac/api", get(stac::service_desc))
+        .route("/stac/queryables", get(stac::queryables))
+        .route("/stac/collections/{id}/queryables", get(stac::queryables))
         .route("/stac/collections/{id}/items", get(stac::collection_items))
+        .route("/stac/collections/{id}/items/{item}", get(stac::item))
         .route(
             "/stac/search",
             get(stac::search_get)
@@ -210,6 +204,8 @@ fn router(shared: Arc<Shared>) -> Router {
             .layer(),
         )
         .layer(middleware::from_fn_with_state(shared.clone(), measure))
+        // Outermost, so that a preflight is answered before the token is asked for.
+        .layer(browsers::cors(&shared.config.cors_origins))
         .with_state(shared)
 }
 

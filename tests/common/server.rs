@@ -127,6 +127,7 @@ impl InProcess {
             ),
             ledger: env.path().join("ledger"),
             token: None,
+            cors_origins: Vec::new(),
             limits: catalog_http::Limits::default(),
         }
     }
