@@ -878,20 +878,24 @@ impl Run<'_> {
         // Deleted before the new versions are added, so the delete spares them.
         writer.delete_query(replaced)?;
         let mut collections = previous.collections.clone();
-        for record in present {
-            report.files += 1;
-            if let Some(collection) = collection_of(&record.path) {
-                self.stamp(
-                    collections.entry(collection.to_string()).or_default(),
-                    true,
-                    false,
-                );
+        let added = || -> Result<()> {
+            for record in present {
+                report.files += 1;
+                if let Some(collection) = collection_of(&record.path) {
+                    self.stamp(
+                        collections.entry(collection.to_string()).or_default(),
+                        true,
+                        false,
+                    );
+                }
+                let (doc, parsed) = document(&self.schema, &record);
+                report.products += u64::from(parsed);
+                writer.add_document(doc)?;
+                report.added += 1;
             }
-            let (doc, parsed) = document(&self.schema, &record);
-            report.products += u64::from(parsed);
-            writer.add_document(doc)?;
-            report.added += 1;
-        }
+            Ok(())
+        };
+        let outcome = added();
         report.removed = removed;
         report.info = BuildInfo {
             roots,
@@ -902,7 +906,7 @@ impl Run<'_> {
             dir_states: previous.dir_states.clone(),
             ..BuildInfo::default()
         };
-        self.finish(Ok(()), writer, target, report)
+        self.finish(outcome, writer, target, report)
     }
 }
 
