@@ -40,7 +40,7 @@ fn a_query_on_each_kind_of_field_in_text_and_as_a_tree() {
     let s2_2017 = products(&archive, |n| n.contains("_20170101T"));
     let s1 = products(&archive, |n| n.starts_with("S1"));
     let odd = vec![archive.path("copernicus.eu/odd/a*b?[c].txt")];
-    let cases: Vec<(&str, Node, Vec<String>)> = vec![
+    let mut cases: Vec<(&str, Node, Vec<String>)> = vec![
         // Path: exact and glob.
         (
             "path exact",
@@ -143,6 +143,19 @@ fn a_query_on_each_kind_of_field_in_text_and_as_a_tree() {
             paths
         }),
     ];
+    let everything = {
+        let mut paths = products(&archive, |_| true);
+        paths.push(archive.path("copernicus.eu/README.txt"));
+        paths.extend(odd.clone());
+        paths.sort();
+        paths
+    };
+    cases.push(("an empty and", Node::And(vec![]), everything));
+    cases.push((
+        "an empty or",
+        Node::any_of("sat", Vec::<String>::new()),
+        vec![],
+    ));
     for (label, node, expected) in cases {
         assert_eq!(archive.paths_of(&node), expected, "{label}: {node:?}");
         // Cases labelled with their text say the same in the query language.

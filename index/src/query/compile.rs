@@ -368,6 +368,7 @@ mod tests {
             Node::exists("path"),
             Node::exists("date"),
             Node::glob("name", escape_glob("a*b?[c]")),
+            Node::glob("sat", escape_glob("S2[A*")),
         ] {
             assert!(compile_node(&node, &schema).is_ok(), "{node:?}");
         }

@@ -68,9 +68,9 @@ pub(super) fn error<T>(problem: impl Into<String>) -> Result<T, QueryError> {
 /// constructors below, and compile with [`compile_node`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Node {
-    /// All of these match.
+    /// All of these match; an empty list matches every file.
     And(Vec<Node>),
-    /// Any of these matches.
+    /// Any of these matches; an empty list matches no file.
     Or(Vec<Node>),
     /// This does not match.
     Not(Box<Node>),

@@ -126,31 +126,29 @@ impl Archive {
 
     /// The paths matching query text, sorted.
     pub fn paths(&self, text: &str) -> Vec<String> {
-        let catalog = self.catalog();
-        let query = catalog
-            .parse(text)
-            .unwrap_or_else(|e| panic!("{text}: {e}"));
-        sorted_paths(&catalog, query.as_ref())
+        self.matching(&text, |catalog| catalog.parse(text))
     }
 
     /// The paths matching a query tree, sorted.
     pub fn paths_of(&self, node: &Node) -> Vec<String> {
-        let catalog = self.catalog();
-        let query = catalog
-            .compile(node)
-            .unwrap_or_else(|e| panic!("{node:?}: {e}"));
-        sorted_paths(&catalog, query.as_ref())
+        self.matching(node, |catalog| catalog.compile(node))
     }
-}
 
-fn sorted_paths(catalog: &Catalog, query: &dyn catalog_index::Query) -> Vec<String> {
-    catalog
-        .search(query, SortKey::Path, 0, None)
-        .unwrap()
-        .matches
-        .into_iter()
-        .map(|m| m.path)
-        .collect()
+    fn matching(
+        &self,
+        asked: &dyn std::fmt::Debug,
+        compile: impl FnOnce(&Catalog) -> Result<Box<dyn catalog_index::Query>>,
+    ) -> Vec<String> {
+        let catalog = self.catalog();
+        let query = compile(&catalog).unwrap_or_else(|e| panic!("{asked:?}: {e}"));
+        catalog
+            .search(query.as_ref(), SortKey::Path, 0, None)
+            .unwrap()
+            .matches
+            .into_iter()
+            .map(|m| m.path)
+            .collect()
+    }
 }
 
 /// Where a product of a collection lives in the EODC layout, from the first date in its name.
