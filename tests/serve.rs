@@ -2,10 +2,10 @@
 //! its router served in the test process on 127.0.0.1 port 0, and the real binary for what its
 //! flags set (the token, the Chiller it stages through).
 
+mod chiller_support;
 mod common;
 mod pyenv;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -386,30 +386,8 @@ fn serve_requires_its_token_when_set() {
 #[test]
 fn serve_stages_through_chiller() {
     let env = sample(2000);
-    let mut chiller = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
-        .args([
-            "chiller-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--mount-delay-ms",
-            "10",
-            "--drive-rate",
-            "100000",
-            "--root",
-        ])
-        .arg(env.root())
-        .arg("--state-dir")
-        .arg(env.path().join("chiller"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(chiller.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let chiller_url = format!("http://{}", line.trim().trim_start_matches("listening on "));
-    let server = Server::start(&env, &["--chiller", &chiller_url]);
+    let chiller = chiller_support::Server::start_with_delay(&env, 10, &["--drive-rate", "100000"]);
+    let server = Server::start(&env, &["--chiller", &chiller.url]);
     let (code, body) = server.post(&format!("/stage?q={TILE_URL}"), "text/plain", "");
     assert_eq!(code, 200, "{body}");
     let staged: Value = serde_json::from_str(&body).unwrap();
@@ -432,8 +410,6 @@ fn serve_stages_through_chiller() {
     let (code, body) = server.get("/jobs/a%20b");
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("no job id"), "{body}");
-    let _ = chiller.kill();
-    let _ = chiller.wait();
 }
 
 fn stac_ids(collection: &Value) -> Vec<String> {
