@@ -5,7 +5,7 @@
 //! lives here, so that tests reach the servers' routers in-process.
 
 pub mod commands;
-pub mod environment;
+mod environment;
 pub mod exit;
 mod freshness;
 mod progress;

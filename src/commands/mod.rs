@@ -1,19 +1,19 @@
 //! The command line: its definition ([`Cli`]), one module per subcommand turning its arguments
 //! into calls on the library, and [`run`], which dispatches to them.
 
-pub mod args;
-pub mod chiller_server;
-pub mod completions;
-pub mod demo;
-pub mod index;
-pub mod jobs;
+mod args;
+mod chiller_server;
+mod completions;
+mod demo;
+mod index;
+mod jobs;
 mod output;
-pub mod parse;
-pub mod query;
-pub mod sample;
-pub mod serve;
-pub mod stage;
-pub mod stats;
+mod parse;
+mod query;
+mod sample;
+mod serve;
+mod stage;
+mod stats;
 
 use std::path::PathBuf;
 
