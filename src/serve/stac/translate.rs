@@ -344,9 +344,9 @@ pub fn ids_tree(ids: &[String]) -> Tree {
 
 /// Items whose id (the file name up to its first `.`) matches `pattern`.
 fn id_tree(pattern: &Pattern) -> Tree {
-    // An id holds no `.`. (A glob cannot say "no `.`" for a run, so a LIKE pattern ending in
+    // An id holds no `.` (nor `/`). (A glob cannot say "no `.`" for a run, so a LIKE pattern ending in
     // `%` and a literal, such as `%zip`, also meets names whose extension ends so.)
-    if pattern.0.contains(&Piece::Char('.')) {
+    if pattern.0.contains(&Piece::Char('.')) || pattern.0.contains(&Piece::Char('/')) {
         return Tree::Nothing;
     }
     let glob = pattern.glob();
@@ -1042,6 +1042,7 @@ mod tests {
         assert_eq!(node(text("id = 'S2A_x*'").unwrap()), id("S2A_x[*]"));
         assert_eq!(node(text("id LIKE 'S2A\\_%'").unwrap()), id("S2A_*"));
         assert_eq!(text("id = 'S2A_x.zip'").unwrap(), Tree::Nothing);
+        assert_eq!(text("id = 'a/S2A_x'").unwrap(), Tree::Nothing);
     }
 
     #[test]
