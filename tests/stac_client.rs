@@ -99,7 +99,6 @@ fn post_search(server: &Server, body: &str) -> (String, String) {
 }
 
 #[test]
-#[ignore = "until STAC intersects lands (issue 15)"]
 fn intersects_finds_the_tile_under_a_polygon_and_nothing_else() {
     let env = sample(3000);
     let server = Server::start(&env, &[]);
@@ -121,7 +120,6 @@ fn intersects_finds_the_tile_under_a_polygon_and_nothing_else() {
 }
 
 #[test]
-#[ignore = "until STAC filter (CQL2) lands (issue 15)"]
 fn filter_in_cql2_text_and_json_answers_like_the_cli() {
     let env = sample(3000);
     let server = Server::start(&env, &[]);
@@ -186,7 +184,6 @@ fn filter_in_cql2_text_and_json_answers_like_the_cli() {
 }
 
 #[test]
-#[ignore = "until STAC sortby lands (issue 15)"]
 fn sortby_orders_the_items_the_cli_finds() {
     let env = sample(3000);
     let server = Server::start(&env, &[]);
@@ -219,7 +216,6 @@ fn sortby_orders_the_items_the_cli_finds() {
 }
 
 #[test]
-#[ignore = "until the STAC fields extension lands (issue 15)"]
 fn fields_returns_only_what_was_asked() {
     let env = sample(1000);
     let server = Server::start(&env, &[]);
@@ -245,7 +241,6 @@ fn fields_returns_only_what_was_asked() {
 }
 
 #[test]
-#[ignore = "until STAC items have self links and /collections/{id}/items/{itemId} (issue 15)"]
 fn get_item_reads_one_item_with_its_links() {
     let env = sample(1000);
     let server = Server::start(&env, &[]);
@@ -340,7 +335,6 @@ const UNSUPPORTED_POSTS: &[(&str, &str)] = &[
 ];
 
 #[test]
-#[ignore = "until unsupported STAC requests answer 400 (issue 15)"]
 fn every_unsupported_request_answers_400_naming_the_problem() {
     let env = sample(300);
     let server = Server::start(&env, &[]);
@@ -380,7 +374,6 @@ fn every_unsupported_request_answers_400_naming_the_problem() {
 }
 
 #[test]
-#[ignore = "until STAC items declare only the extensions they fill (issue 15)"]
 fn every_item_validates_against_core_and_its_extensions() {
     let env = sample(1500);
     let server = Server::start(&env, &[]);
@@ -423,7 +416,6 @@ fn antimeridian_archive() -> TestEnv {
 }
 
 #[test]
-#[ignore = "until STAC footprints are right across the antimeridian (issue 15)"]
 fn a_tile_across_the_antimeridian_matches_only_on_its_side() {
     let env = antimeridian_archive();
     let server = Server::start(&env, &[]);
@@ -456,7 +448,6 @@ fn a_tile_across_the_antimeridian_matches_only_on_its_side() {
 }
 
 #[test]
-#[ignore = "until items without a footprint never match a spatial filter (issue 15)"]
 fn items_without_a_footprint_never_match_a_spatial_filter() {
     let env = antimeridian_archive();
     let server = Server::start(&env, &[]);
@@ -480,7 +471,6 @@ fn items_without_a_footprint_never_match_a_spatial_filter() {
 }
 
 #[test]
-#[ignore = "until CORS lands (issue 15)"]
 fn browsers_may_read_across_origins() {
     let env = sample(100);
     let server = Server::start(&env, &[]);
@@ -553,7 +543,6 @@ fn chiller(env: &TestEnv) -> Chiller {
 }
 
 #[test]
-#[ignore = "until /stage refuses cross-site requests (issue 15)"]
 fn a_web_page_on_another_origin_cannot_stage() {
     let env = sample(300);
     let chiller = chiller(&env);
@@ -635,7 +624,6 @@ fn link<'a>(links: &'a Value, rel: &str) -> Option<&'a str> {
 }
 
 #[test]
-#[ignore = "until STAC links and media types land (issue 15)"]
 fn links_stay_on_the_endpoint_asked_and_follow_a_proxy() {
     let env = sample(1000);
     let server = Server::start(&env, &[]);

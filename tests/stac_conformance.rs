@@ -141,7 +141,6 @@ fn error_count(report: &str) -> usize {
 }
 
 #[test]
-#[ignore = "until the STAC conformance work (issue 15) lands"]
 fn every_claimed_conformance_class_passes_stac_api_validator() {
     let env = sample(3000);
     let server = Server::start(&env, &[]);
