@@ -3,7 +3,8 @@
 
 use serde_json::{json, Map, Value};
 
-use catalog_index::Entry;
+use catalog_index::fields::{Facts, FieldValue, FIELDS};
+use catalog_index::{Entry, FileRecord};
 
 use crate::serve::footprint::footprint;
 
@@ -91,73 +92,72 @@ pub fn item(entry: &Entry, base: &str) -> Value {
     let product = &entry.product;
     let id = item_id(entry);
     let mut properties = Map::new();
-    let mut extensions = Vec::new();
+    // Every field the table gives a STAC property, spelled as STAC spells it.
+    let record = FileRecord {
+        path: entry.path.clone(),
+        size: entry.size,
+        mtime: entry.mtime.map(|t| t.unix_timestamp()),
+        state: entry.state,
+    };
+    let facts = Facts {
+        record: &record,
+        name: &entry.name,
+        collection: entry.collection.as_deref(),
+        product: Some(product),
+    };
+    for field in FIELDS {
+        let (Some(property), Some(value)) = (field.stac_property, field.value(&facts)) else {
+            continue;
+        };
+        let value = match value {
+            FieldValue::Text(text) => json!(stac_text(field.name, text)),
+            FieldValue::Number(n) => json!(n),
+            FieldValue::Date(seconds) => seconds_json(seconds),
+        };
+        properties.insert(property.to_string(), value);
+    }
+    if !properties.contains_key("datetime") {
+        let mtime = entry.mtime.as_ref().map_or(Value::Null, rfc3339);
+        properties.insert("datetime".into(), mtime);
+    }
     let mut set = |key: &str, value: Value| {
         properties.insert(key.to_string(), value);
     };
-    set(
-        "datetime",
-        product
-            .date
-            .as_ref()
-            .or(entry.mtime.as_ref())
-            .map_or(Value::Null, rfc3339),
-    );
-    if let (Some(start), Some(end)) = (&product.date, &product.end) {
+    // A sensing stop makes the sensing start the start of a range.
+    if let (Some(start), Some(_)) = (&product.date, &product.end) {
         set("start_datetime", rfc3339(start));
-        set("end_datetime", rfc3339(end));
-    }
-    if let Some(sat) = &product.sat {
-        set("platform", json!(stac_text("sat", sat)));
     }
     if let Some(mission) = &product.mission {
-        set("constellation", json!(stac_text("mission", mission)));
         set("mission", json!(stac_text("mission", mission)));
         let instruments = instruments(mission, product.product.as_deref());
         if !instruments.is_empty() {
             set("instruments", json!(instruments));
         }
     }
-    if product.orbit.is_some() || product.absorbit.is_some() {
-        extensions.push(SAT);
-        if let Some(orbit) = product.orbit {
-            set("sat:relative_orbit", json!(orbit));
-        }
-        if let Some(orbit) = product.absorbit {
-            set("sat:absolute_orbit", json!(orbit));
-        }
-    }
-    if let Some(tile) = &product.tile {
-        extensions.push(GRID);
-        set("grid:code", json!(stac_text("tile", tile)));
-    }
-    if let Some(level) = &product.level {
-        extensions.push(PROCESSING);
-        set("processing:level", json!(level));
-    }
-    if let Some(kind) = &product.product {
-        extensions.push(PRODUCT);
-        set("product:type", json!(kind));
-    }
     let sentinel_1 = product.mission.as_deref() == Some("S1");
-    if let (true, Some(mode), Some(kind), Some(polarizations)) = (
-        sentinel_1,
-        &product.mode,
-        &product.product,
-        polarizations(&entry.name),
-    ) {
+    let sar = match (sentinel_1, &product.product, polarizations(&entry.name)) {
+        (true, Some(kind), Some(polarizations)) if product.mode.is_some() => {
+            set("sar:frequency_band", json!(SENTINEL_1_BAND));
+            set("sar:center_frequency", json!(SENTINEL_1_FREQUENCY_GHZ));
+            set("sar:polarizations", json!(polarizations));
+            set("sar:product_type", json!(kind));
+            true
+        }
+        _ => false,
+    };
+    // An extension is declared when the item has its fields (sar: all it requires).
+    let mut extensions: Vec<&str> = [
+        ("sat:", SAT),
+        ("grid:", GRID),
+        ("processing:", PROCESSING),
+        ("product:", PRODUCT),
+    ]
+    .into_iter()
+    .filter(|(prefix, _)| properties.keys().any(|k| k.starts_with(prefix)))
+    .map(|(_, schema)| schema)
+    .collect();
+    if sar {
         extensions.push(SAR);
-        set("sar:instrument_mode", json!(mode));
-        set("sar:frequency_band", json!(SENTINEL_1_BAND));
-        set("sar:center_frequency", json!(SENTINEL_1_FREQUENCY_GHZ));
-        set("sar:polarizations", json!(polarizations));
-        set("sar:product_type", json!(kind));
-    }
-    if let Some(baseline) = &product.baseline {
-        set("catalog:baseline", json!(baseline));
-    }
-    if let Some(state) = entry.state {
-        set("catalog:state", json!(state.as_str()));
     }
     let media = match entry.name.rsplit('.').next() {
         Some("zip") => Some("application/zip"),
@@ -225,7 +225,7 @@ pub struct CollectionSummary {
     pub extent: Option<(i64, i64)>,
 }
 
-fn seconds(seconds: i64) -> Value {
+fn seconds_json(seconds: i64) -> Value {
     time::OffsetDateTime::from_unix_timestamp(seconds).map_or(Value::Null, |t| rfc3339(&t))
 }
 
@@ -233,7 +233,7 @@ fn seconds(seconds: i64) -> Value {
 pub fn collection(base: &str, summary: &CollectionSummary) -> Value {
     let id = &summary.id;
     let interval = match summary.extent {
-        Some((low, high)) => json!([[seconds(low), seconds(high)]]),
+        Some((low, high)) => json!([[seconds_json(low), seconds_json(high)]]),
         None => json!([[null, null]]),
     };
     let url = format!("{base}/collections/{}", encode(id));
@@ -303,7 +303,9 @@ const PROPERTIES: &[&str] = &[
     "sar:polarizations",
     "sar:product_type",
     "catalog:baseline",
+    "catalog:collection",
     "catalog:state",
+    "file:size",
 ];
 
 /// What an item always keeps, so that it can be told apart and fetched again.
@@ -415,7 +417,7 @@ fn remove(mut item: Value, names: &[String]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use catalog_index::{Entry, FileRecord, State};
+    use catalog_index::State;
 
     fn entry(name: &str) -> Entry {
         Entry::from_record(&FileRecord {
