@@ -283,30 +283,21 @@ const MEMBERS: &[&str] = &[
     "links",
 ];
 
-/// Every property an item may have.
-const PROPERTIES: &[&str] = &[
-    "datetime",
+/// The properties items have beside those of the field table.
+const OTHER_PROPERTIES: &[&str] = &[
     "start_datetime",
-    "end_datetime",
-    "platform",
-    "constellation",
     "mission",
     "instruments",
-    "sat:relative_orbit",
-    "sat:absolute_orbit",
-    "grid:code",
-    "processing:level",
-    "product:type",
-    "sar:instrument_mode",
     "sar:frequency_band",
     "sar:center_frequency",
     "sar:polarizations",
     "sar:product_type",
-    "catalog:baseline",
-    "catalog:collection",
-    "catalog:state",
-    "file:size",
 ];
+
+/// Whether items may have `property`.
+fn is_property(property: &str) -> bool {
+    OTHER_PROPERTIES.contains(&property) || FIELDS.iter().any(|f| f.stac_property == Some(property))
+}
 
 /// What an item always keeps, so that it can be told apart and fetched again.
 const IDENTITY: &[&str] = &["type", "stac_version", "id", "collection"];
@@ -329,7 +320,7 @@ impl Fields {
         let names = self.include.iter().flatten().chain(&self.exclude);
         for name in names {
             let known = match name.split_once('.') {
-                Some(("properties", property)) => PROPERTIES.contains(&property),
+                Some(("properties", property)) => is_property(property),
                 Some(_) => false,
                 None => MEMBERS.contains(&name.as_str()),
             };
@@ -465,7 +456,7 @@ mod tests {
         for name in NAMES {
             let item = item(&entry(name), "http://x/stac");
             for property in item["properties"].as_object().unwrap().keys() {
-                assert!(PROPERTIES.contains(&property.as_str()), "{property}");
+                assert!(is_property(property), "{property}");
             }
             let links: Vec<&str> = item["links"]
                 .as_array()
