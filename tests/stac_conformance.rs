@@ -76,6 +76,7 @@ fn options_from_items(server: &Server) -> Vec<String> {
     assert!(orbits.len() >= 3, "orbits in {COLLECTION}: {orbits:?}");
     let orbit = orbits[orbits.len() / 2].to_string();
     let mut options: Vec<String> = [
+        "--validate-pagination",
         "--collection",
         COLLECTION,
         "--geometry",

@@ -79,18 +79,18 @@ def _deepest(error):
 def validate_items(client, arguments):
     """`validate_items PAGE_SIZE`: every item of every collection, validated as served (with
     pystac, against the core schema of its stac_version and the schema of each extension it
-    declares), and its id unique in its collection. Failures are counted by collection, schema
-    and first line of the message."""
+    declares), and its id unique in its collection. Items are counted by collection, failures
+    by collection, schema and first line of the message."""
     (page_size,) = arguments
-    report = {"collections": 0, "items": 0, "invalid": {}, "duplicates": [], "extensions": {}}
+    report = {"items": {}, "invalid": {}, "duplicates": [], "extensions": {}}
     for collection in client.get_collections():
-        report["collections"] += 1
+        report["items"][collection.id] = 0
         seen = set()
         for page in client.search(
             collections=[collection.id], limit=int(page_size)
         ).pages_as_dicts():
             for data in page["features"]:
-                report["items"] += 1
+                report["items"][collection.id] += 1
                 if data["id"] in seen:
                     report["duplicates"].append(f"{collection.id}/{data['id']}")
                 seen.add(data["id"])
