@@ -15,6 +15,19 @@ fn wrapper(env: &TestEnv) -> Command {
     cmd
 }
 
+/// The one line the wrapper printed, having exited with `code`.
+fn one_line(output: &Output, code: i32) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = lines(output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    lines[0].clone()
+}
+
 fn lines(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -31,15 +44,7 @@ fn the_wrapper_prints_one_line_and_documented_exit_codes() {
         .arg(env.root())
         .output()
         .unwrap();
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    let out = lines(&ok);
-    assert_eq!(out.len(), 1, "{out:?}");
-    let summary: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&one_line(&ok, 0)).unwrap();
     assert_eq!(summary["files"], PRODUCTS.len());
     assert!(ok.stderr.is_empty());
 
@@ -48,12 +53,10 @@ fn the_wrapper_prints_one_line_and_documented_exit_codes() {
         .arg(env.root())
         .output()
         .unwrap();
-    assert_eq!(text.status.code(), Some(0));
-    assert_eq!(lines(&text).len(), 1);
+    let line = one_line(&text, 0);
     assert!(
-        lines(&text)[0].starts_with("catalog-rebuild: ok: indexed 8 files"),
-        "{:?}",
-        lines(&text)
+        line.starts_with("catalog-rebuild: ok: indexed 8 files"),
+        "{line}"
     );
 
     let missing = wrapper(&env)
@@ -62,8 +65,7 @@ fn the_wrapper_prints_one_line_and_documented_exit_codes() {
         .arg(env.path().join("unmounted"))
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(5));
-    let line: serde_json::Value = serde_json::from_str(&lines(&missing)[0]).unwrap();
+    let line: serde_json::Value = serde_json::from_str(&one_line(&missing, 5)).unwrap();
     assert_eq!(line["status"], "root-unreadable");
     assert!(line["message"].as_str().unwrap().contains("unmounted"));
 
@@ -75,12 +77,10 @@ fn the_wrapper_prints_one_line_and_documented_exit_codes() {
         .arg(env.root())
         .output()
         .unwrap();
-    assert_eq!(shrunk.status.code(), Some(4));
-    assert_eq!(lines(&shrunk).len(), 1);
+    let line = one_line(&shrunk, 4);
     assert!(
-        lines(&shrunk)[0].starts_with("catalog-rebuild: refused: refused: "),
-        "{:?}",
-        lines(&shrunk)
+        line.starts_with("catalog-rebuild: refused: refused: "),
+        "{line}"
     );
 }
 
