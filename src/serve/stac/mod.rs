@@ -27,6 +27,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use catalog_index::fields::{FieldKind, FIELDS, STAC_PREFIX};
 use catalog_index::query::Node;
 use catalog_index::{Catalog, CatalogError, Entry};
 use serde_json::{json, Map, Value};
@@ -129,10 +130,49 @@ pub async fn service_desc() -> Response {
 /// `GET /stac/queryables` and `/stac/collections/{id}/queryables`: what filters may name.
 pub async fn queryables(headers: HeaderMap, uri: Uri) -> Response {
     let id = format!("{}{}", origin(&headers), uri.path());
-    let text = |description: &str| json!({"type": "string", "description": description});
-    let number =
-        |description: &str| json!({"type": "integer", "minimum": 0, "description": description});
-    let instant = |description: &str| json!({"type": "string", "format": "date-time", "description": description});
+    let text = json!({"type": "string"});
+    let instant = json!({"type": "string", "format": "date-time"});
+    let mut properties = Map::new();
+    // Every field of the table: under its STAC property, and as `catalog:NAME`.
+    for field in FIELDS {
+        let schema = match field.kind {
+            FieldKind::Number => json!({"type": "integer", "minimum": 0}),
+            FieldKind::Date => instant.clone(),
+            FieldKind::Keyword => text.clone(),
+            // Paths and names are asked through `id`.
+            FieldKind::Path | FieldKind::Name => continue,
+        };
+        if let Some(property) = field.stac_property {
+            properties.insert(property.to_string(), schema.clone());
+        }
+        properties.insert(format!("{STAC_PREFIX}{}", field.name), schema);
+    }
+    for (name, schema) in [
+        (
+            "id",
+            json!({"type": "string", "description": "the file name without extensions"}),
+        ),
+        (
+            "collection",
+            json!({"type": "string", "description": "the archive collection"}),
+        ),
+        (
+            "geometry",
+            json!({"$ref": "https://geojson.org/schema/Geometry.json", "description": "the footprint: Sentinel-2 tiles only; items without one never match a spatial test"}),
+        ),
+        ("start_datetime", instant.clone()),
+        ("mission", text.clone()),
+        (
+            "instruments",
+            json!({"type": "array", "items": {"type": "string"}, "description": "= asks whether the list holds a value"}),
+        ),
+        (
+            "eo:cloud_cover",
+            json!({"type": "null", "description": "not in product names: null on every item"}),
+        ),
+    ] {
+        properties.insert(name.to_string(), schema);
+    }
     answer(
         JSON_SCHEMA,
         json!({
@@ -140,28 +180,7 @@ pub async fn queryables(headers: HeaderMap, uri: Uri) -> Response {
             "$id": id,
             "type": "object",
             "title": "Queryables of the archive catalog",
-            "properties": {
-                "id": text("the file name"),
-                "collection": text("the archive collection"),
-                "geometry": {"$ref": "https://geojson.org/schema/Geometry.json", "description": "the footprint: Sentinel-2 tiles only; items without one never match a spatial test"},
-                "datetime": instant("sensing start"),
-                "start_datetime": instant("sensing start"),
-                "end_datetime": instant("sensing stop"),
-                "platform": text("satellite, e.g. sentinel-2a"),
-                "constellation": text("mission, e.g. sentinel-2"),
-                "mission": text("mission, e.g. sentinel-2"),
-                "instruments": {"type": "array", "items": {"type": "string"}, "description": "instruments, e.g. [\"msi\"]; = asks whether the list holds a value"},
-                "product:type": text("product type, e.g. MSIL2A"),
-                "processing:level": text("processing level, e.g. L2A"),
-                "sar:instrument_mode": text("Sentinel-1 beam mode, e.g. IW"),
-                "grid:code": text("Sentinel-2 tile, e.g. MGRS-60WWV"),
-                "sat:relative_orbit": number("relative orbit"),
-                "sat:absolute_orbit": number("absolute orbit"),
-                "file:size": number("size in bytes"),
-                "catalog:baseline": text("Sentinel-2 processing baseline, e.g. N0500"),
-                "catalog:state": {"type": "string", "enum": ["disk", "tape"]},
-                "eo:cloud_cover": {"type": "null", "description": "not in product names: null on every item"},
-            },
+            "properties": properties,
             "additionalProperties": false,
         }),
     )

@@ -15,7 +15,7 @@
 
 use std::ops::Bound;
 
-use catalog_index::fields::{field_by_stac_property, FieldDef, FieldKind};
+use catalog_index::fields::{field_by_stac_property, FieldDef, FieldKind, STAC_PREFIX};
 use catalog_index::query::{escape_glob, Node};
 use cql2::Expr;
 use serde_json::Value;
@@ -809,7 +809,15 @@ fn keyword_tree(
     let matching: Vec<String> = vocabulary
         .values(field)?
         .into_iter()
-        .filter(|value| check(&stac_text(field, value).to_lowercase()) == holds)
+        .filter(|value| {
+            // `catalog:NAME` speaks the catalog's spelling (`T60WWV`), the STAC names STAC's.
+            let spelled = if name.starts_with(STAC_PREFIX) {
+                value.clone()
+            } else {
+                stac_text(field, value)
+            };
+            check(&spelled.to_lowercase()) == holds
+        })
         .collect();
     Ok(if matching.is_empty() {
         Tree::Nothing
@@ -978,6 +986,14 @@ mod tests {
             Node::any_of("tile", ["t31udq", "t60wwv"])
         );
         assert_eq!(text("platform = 'landsat-9'").unwrap(), Tree::Nothing);
+        // Under `catalog:`, values are spelled as the catalog spells them.
+        assert_eq!(
+            node(text("catalog:tile = 'T60WWV' AND catalog:sat = 'S2B'").unwrap()),
+            Node::And(vec![
+                Node::any_of("tile", ["t60wwv"]),
+                Node::any_of("sat", ["s2b"])
+            ])
+        );
         let query: serde_json::Map<String, Value> = serde_json::from_str(
             r#"{"grid:code": {"startsWith": "MGRS-60", "endsWith": "YM"}, "mission": {"contains": "-1"}}"#,
         )
