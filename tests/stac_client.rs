@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use common::server::Server;
+use common::server::{InProcess, Server};
 use common::{curl, TestEnv};
 use serde_json::{json, Value};
 
@@ -671,4 +671,140 @@ fn links_stay_on_the_endpoint_asked_and_follow_a_proxy() {
         item_self.starts_with("https://catalog.example.org/stac/collections/s2b_prd_msil1c/items/"),
         "{item_self}"
     );
+}
+
+/// The Sentinel-2A products of one tile, as a CLI query.
+const TILE: &str = "tile:T60WWV AND sat:S2A";
+
+fn stac_ids(collection: &Value) -> Vec<String> {
+    collection["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn serve_speaks_stac_item_search() {
+    let env = sample(2000);
+    let server = InProcess::start(&env);
+    let landing = server.json("/stac");
+    assert_eq!(landing["type"], "Catalog");
+    assert!(landing["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["rel"] == "search"));
+    let conformance = server.json("/stac/conformance");
+    assert!(conformance["conformsTo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c.as_str().unwrap().ends_with("item-search")));
+    let collections = server.json("/stac/collections");
+    let s2 = collections["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "s2a_prd_msil1c")
+        .unwrap();
+    let interval = &s2["extent"]["temporal"]["interval"][0];
+    assert!(interval[0].as_str().unwrap() < interval[1].as_str().unwrap());
+
+    // The same question as `catalog query`, paged through next links.
+    let cli = env.query("collection:s2a_prd_msil1c AND date:2019");
+    let mut ids = Vec::new();
+    let mut next = Some(format!("{}/stac/search?collections=s2a_prd_msil1c&datetime=2019-01-01T00:00:00Z/2019-12-31T23:59:59Z&limit=7", server.url));
+    while let Some(url) = next {
+        let (code, body) = server.get(&url);
+        assert_eq!(code, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(page["numberMatched"], cli.len());
+        ids.extend(stac_ids(&page));
+        next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_string());
+    }
+    let expected: Vec<String> = cli
+        .iter()
+        .map(|p| {
+            p.rsplit('/')
+                .next()
+                .unwrap()
+                .split('.')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, expected);
+
+    // POST, the query extension, and geometry for tiles.
+    let (code, body) = server.post(
+        "/stac/search",
+        "application/json",
+        r#"{"query":{"grid:code":{"eq":"MGRS-60WWV"},"platform":{"eq":"sentinel-2a"}},"limit":100}"#,
+    );
+    assert_eq!(code, 200, "{body}");
+    let tile: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(tile["numberMatched"], env.query(TILE).len());
+    let item = &tile["features"][0];
+    assert_eq!(item["type"], "Feature");
+    assert_eq!(item["geometry"]["type"], "Polygon");
+    assert_eq!(item["properties"]["grid:code"], "MGRS-60WWV");
+    assert!(item["assets"]["data"]["href"]
+        .as_str()
+        .unwrap()
+        .starts_with("file:///"));
+
+    // A bbox in Chukotka finds the T60WWV items and no item without a footprint.
+    let around: Value = server.json("/stac/search?bbox=178,67,179,68&limit=1000");
+    let names: Vec<String> = stac_ids(&around);
+    assert!(
+        !names.is_empty() && names.iter().all(|n| n.contains("_T60W")),
+        "{names:?}"
+    );
+    let nowhere: Value = server.json("/stac/search?bbox=-10,-89.9,-9,-89.8");
+    assert_eq!(nowhere["numberMatched"], 0);
+
+    let first = &ids[0];
+    let by_id: Value = server.json(&format!("/stac/search?ids={first}"));
+    assert_eq!(stac_ids(&by_id), std::slice::from_ref(first));
+    let items = server.json("/stac/collections/s2a_prd_msil1c/items?limit=3");
+    assert_eq!(items["features"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn serve_gives_pystac_client_the_same_items_as_the_cli() {
+    let env = sample(3000);
+    let server = InProcess::start(&env);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/stac-check.py");
+    let output = Command::new(pyenv::python())
+        .arg(&script)
+        .arg(format!("{}/stac", server.url))
+        .args([
+            "s2a_prd_msil2a",
+            "2015-01-01T00:00:00Z/2025-12-31T23:59:59Z",
+            "T60WWV",
+        ])
+        .output()
+        .expect("the venv's python runs");
+    assert!(
+        output.status.success(),
+        "stac-check.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let from_stac: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut from_cli = env.query("collection:s2a_prd_msil2a AND tile:T60WWV");
+    from_cli.sort();
+    assert!(!from_cli.is_empty());
+    assert_eq!(from_stac, from_cli);
 }
