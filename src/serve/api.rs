@@ -193,8 +193,7 @@ pub async fn stage(
             prepared.summary()
         )));
     }
-    let client = ChillerClient::new(&shared.config.chiller)
-        .map_err(|failure| ApiError::internal(format!("{failure:#}")))?;
+    let client = ChillerClient::new(&shared.config.chiller)?;
     let ledger = Ledger::at(&shared.config.ledger);
     let jobs: Vec<String> = submit(
         &ledger,
@@ -224,17 +223,10 @@ pub async fn job(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let client = ChillerClient::new(&shared.config.chiller)
-        .map_err(|failure| ApiError::internal(format!("{failure:#}")))?;
-    catalog_chiller::wire::check_job_id(&id)
-        .map_err(|failure| ApiError::bad_request(format!("{failure:#}")))?;
-    match client.status(&id).await {
-        Ok(status) => Ok(Json(Value::Object(status.raw))),
-        Err(failure @ ClientError::NotFound { .. }) => {
-            Err(ApiError::not_found(format!("{failure:#}")))
-        }
-        Err(failure) => Err(ApiError::bad_gateway(format!("{failure:#}"))),
-    }
+    let client = ChillerClient::new(&shared.config.chiller)?;
+    catalog_chiller::wire::check_job_id(&id).map_err(ClientError::BadJobId)?;
+    let status = client.status(&id).await?;
+    Ok(Json(Value::Object(status.raw)))
 }
 
 /// `GET /fields`: every field with its type, and the values of keyword fields with counts.

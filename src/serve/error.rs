@@ -1,10 +1,12 @@
 //! The one error of the HTTP API: a status and a message, rendered once as `{"error": "..."}`.
 //! Handlers return `Result<_, ApiError>` and use `?`; a bad query is the client's error (400),
-//! anything else of the index the server's (500).
+//! anything else of the index the server's (500); of Chiller's errors, a bad job id is 400, a
+//! job it does not know 404, a bad `--chiller` URL 500 and the rest a failure upstream (502).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use catalog_chiller::ClientError;
 use catalog_index::CatalogError;
 
 /// An answer that is no success: its status and a one-line message.
@@ -73,6 +75,18 @@ impl From<CatalogError> for ApiError {
     }
 }
 
+impl From<ClientError> for ApiError {
+    fn from(failure: ClientError) -> ApiError {
+        let status = match failure {
+            ClientError::BadJobId(_) => StatusCode::BAD_REQUEST,
+            ClientError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ClientError::BadUrl { .. } | ClientError::Setup(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_GATEWAY,
+        };
+        ApiError::new(status, failure)
+    }
+}
+
 impl From<tokio::task::JoinError> for ApiError {
     fn from(failure: tokio::task::JoinError) -> ApiError {
         ApiError::internal(failure)
@@ -95,6 +109,7 @@ where
 mod tests {
     use axum::http::StatusCode;
     use axum::response::IntoResponse;
+    use catalog_chiller::ClientError;
     use catalog_index::query::QueryError;
     use catalog_index::CatalogError;
 
@@ -121,6 +136,30 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, _) = rendered(CatalogError::NoIndex("/idx".into()).into()).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[tokio::test]
+    async fn chiller_errors_answer_by_whose_fault_they_are() {
+        let unknown = ClientError::NotFound {
+            server: "http://127.0.0.1:9".into(),
+            id: "77".into(),
+            body: "no job 77".into(),
+        };
+        let (status, body) = rendered(unknown.into()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            body["error"].as_str().unwrap().contains("knows no job 77"),
+            "{body}"
+        );
+        let bad_id = catalog_chiller::wire::check_job_id("a b").unwrap_err();
+        let (status, _) = rendered(ClientError::BadJobId(bad_id).into()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let gone = ClientError::BadAnswer {
+            server: "http://127.0.0.1:9".into(),
+            what: "nonsense".into(),
+        };
+        let (status, _) = rendered(gone.into()).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
     }
 
     #[tokio::test]
