@@ -417,8 +417,9 @@ pub async fn search_get(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     uri: Uri,
-    Params(params): Params<HashMap<String, String>>,
+    Params(pairs): Params<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
+    let params = request::unique(pairs).map_err(ApiError::bad_request)?;
     let search = Search::from_params(&params, None).map_err(ApiError::bad_request)?;
     let asked = Asked::Get {
         path: uri.path().to_string(),
@@ -449,8 +450,9 @@ pub async fn collection_items(
     headers: HeaderMap,
     uri: Uri,
     Path(id): Path<String>,
-    Params(params): Params<HashMap<String, String>>,
+    Params(pairs): Params<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
+    let params = request::unique(pairs).map_err(ApiError::bad_request)?;
     let search = Search::from_params(&params, Some(&id)).map_err(ApiError::bad_request)?;
     if !collections_of(&shared).await?.iter().any(|c| c.id == id) {
         return Err(no_collection(&id));

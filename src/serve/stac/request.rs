@@ -63,6 +63,21 @@ pub struct Search {
     pub catalog_query: Option<String>,
 }
 
+/// The parameters of a query string, each given once: a second value is refused rather than
+/// one of them dropped.
+pub fn unique(pairs: Vec<(String, String)>) -> Result<HashMap<String, String>, String> {
+    let mut params = HashMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if params.contains_key(&name) {
+            return Err(format!(
+                "parameter '{name}' is given twice (lists are comma-separated)"
+            ));
+        }
+        params.insert(name, value);
+    }
+    Ok(params)
+}
+
 /// The paging token of the page starting at `offset`.
 pub fn token(offset: usize) -> String {
     format!("next:{offset}")
@@ -494,6 +509,11 @@ mod tests {
             let problem = Search::from_body(body.as_bytes()).unwrap_err();
             assert!(problem.contains(needle), "{body}: {problem}");
         }
+        let twice = vec![
+            ("ids".to_string(), "a".to_string()),
+            ("ids".to_string(), "b".to_string()),
+        ];
+        assert!(unique(twice).unwrap_err().contains("'ids' is given twice"));
         let problem = Search::from_params(&params(&[("ids", "a")]), Some("c")).unwrap_err();
         assert!(problem.contains("take no 'ids'"), "{problem}");
     }
