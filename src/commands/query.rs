@@ -12,8 +12,8 @@ use std::io::Write;
 use catalog_chiller::stage::stage_list;
 
 use super::args::StageArgs;
-use crate::freshness;
 use super::output::{self, Format, Sink};
+use crate::freshness;
 
 /// Arguments of `catalog query`.
 #[derive(Debug, clap::Args)]
