@@ -8,20 +8,31 @@ use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 /// A spinner counting items and their rate, then its message; hidden when stderr is not a
 /// terminal.
 pub fn counter(what: &str) -> ProgressBar {
+    spinner(&format!(
+        "{{spinner}} {{human_pos}} {what} {{msg}} ({{rate}}, {{elapsed}})"
+    ))
+}
+
+/// A spinner showing its message and the time spent, for waiting on staging jobs; hidden when
+/// stderr is not a terminal.
+pub fn waiting() -> ProgressBar {
+    spinner("{spinner} {msg} ({elapsed})")
+}
+
+/// A spinner ticking on its own with `template` (which may use `{rate}`), on a terminal only.
+fn spinner(template: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} {{human_pos}} {what} {{msg}} ({{rate}}, {{elapsed}})"
-        ))
-        .expect("the progress template is valid")
-        .with_key(
-            "rate",
-            |state: &ProgressState, out: &mut dyn std::fmt::Write| {
-                let _ = write!(out, "{}", rate(state.per_sec()));
-            },
-        ),
+        ProgressStyle::with_template(template)
+            .expect("the progress template is valid")
+            .with_key(
+                "rate",
+                |state: &ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = write!(out, "{}", rate(state.per_sec()));
+                },
+            ),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar

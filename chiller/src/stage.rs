@@ -1,13 +1,12 @@
 //! From a file list to finished Chiller jobs: the `stat` check before upload, submission in
 //! batches recorded in the ledger, and waiting.
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 use catalog_index::State;
-use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, HumanDuration, ProgressBar};
 
 use crate::client::{ChillerClient, ClientOptions};
 use crate::ledger::{Ledger, LedgerEntry};
@@ -172,25 +171,18 @@ pub async fn submit(
 }
 
 /// Polls jobs until all are finished, with a pause growing from 1 s to 10 s; `seen` hears of
-/// each status as it comes. Shows progress on a terminal. Fails when a job reports failed
-/// files, or after `timeout` (the jobs go on on the server).
+/// each status as it comes, and `bar` shows the progress (the caller decides whether it is
+/// drawn). Fails when a job reports failed files, or after `timeout` (the jobs go on on the
+/// server).
 pub async fn wait(
     client: &ChillerClient,
     ids: &[String],
     timeout: Option<Duration>,
+    bar: &ProgressBar,
     mut seen: impl FnMut(&str, &JobStatus),
 ) -> anyhow::Result<Vec<JobStatus>> {
     let started = Instant::now();
     let deadline = timeout.map(|t| started + t);
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("template"),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
     let mut progress = String::from("no answer yet");
     let timed_out = |progress: &str| {
         bar.finish_and_clear();
@@ -271,66 +263,6 @@ fn describe_progress(jobs: usize, finished: usize, statuses: &[JobStatus]) -> St
         text.push_str(&format!(", {done} of {files} files recalled"));
     }
     text
-}
-
-/// Stages a list: check, submit, print each job id on stdout as it is submitted and a summary
-/// on stderr, and with `--wait` wait for the jobs. A list whose files are all on disk already
-/// needs no job: that is said, and is no failure.
-pub fn stage_list(
-    paths: Vec<String>,
-    query: Option<&str>,
-    options: &StageOptions,
-) -> anyhow::Result<()> {
-    let client = ChillerClient::new(&options.chiller)?;
-    let ledger = Ledger::at(&options.ledger);
-    let prepared = prepare(paths, options.include_on_disk);
-    if prepared.paths.is_empty() {
-        if prepared.on_disk == 0 {
-            bail!("{}", prepared.nothing_to_stage());
-        }
-        eprintln!("{}", prepared.nothing_to_stage());
-        return Ok(());
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut entries = submit(
-            &ledger,
-            &client,
-            &prepared,
-            query,
-            options.batch_size,
-            // The job is submitted and in the ledger whatever becomes of stdout: a closed
-            // pipe must not stop the batches after it, so its error is not acted on here.
-            |entry| {
-                let _ = writeln!(std::io::stdout(), "{}", entry.id);
-            },
-        )
-        .await?;
-        let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
-        eprintln!(
-            "{}; submitted as job{} {} to {}",
-            prepared.summary(),
-            if ids.len() == 1 { "" } else { "s" },
-            ids.join(", "),
-            client.base_url()
-        );
-        if !options.wait {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let statuses = wait(&client, &ids, options.timeout, |id, status| {
-            note(&ledger, &mut entries, id, status)
-        })
-        .await?;
-        let done: u64 = statuses.iter().filter_map(|s| s.done).sum();
-        eprintln!(
-            "finished: {done} files recalled in {}",
-            HumanDuration(started.elapsed())
-        );
-        Ok(())
-    })
 }
 
 /// Notes a status in the ledger entry of its job when it changed; a ledger that cannot be

@@ -13,7 +13,7 @@ use catalog_index::{Catalog, State};
 use indicatif::HumanBytes;
 
 use super::output::summary_line;
-use crate::sample;
+use crate::{progress, sample};
 use catalog_chiller::ledger::Ledger;
 use catalog_chiller::recall::{is_resident, Recaller, Simulation, DEFAULT_RESERVE};
 use catalog_chiller::server::{ChillerServer, ServerConfig};
@@ -177,7 +177,14 @@ async fn stage(dir: &Path, archive: &Path, paths: &[String]) -> anyhow::Result<(
         .await?;
         let ids: Vec<String> = entries.into_iter().map(|e| e.id).collect();
         let started = Instant::now();
-        let statuses = wait(&client, &ids, Some(Duration::from_secs(120)), |_, _| {}).await?;
+        let statuses = wait(
+            &client,
+            &ids,
+            Some(Duration::from_secs(120)),
+            &progress::waiting(),
+            |_, _| {},
+        )
+        .await?;
         let done: u64 = statuses.iter().filter_map(|s| s.done).sum();
         writeln!(
             out,

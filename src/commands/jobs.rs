@@ -11,6 +11,7 @@ use catalog_chiller::{ChillerClient, JobStatus};
 use indicatif::HumanBytes;
 
 use super::args::{ChillerAccess, LedgerLocation};
+use crate::progress;
 
 /// Arguments of `catalog jobs`.
 #[derive(Debug, clap::Args)]
@@ -69,9 +70,13 @@ pub fn run(args: JobsArgs) -> anyhow::Result<()> {
     let status = runtime.block_on(async {
         if args.wait {
             let timeout = args.timeout.map(Duration::from_secs);
-            wait(&client, std::slice::from_ref(id), timeout, |id, status| {
-                note(&ledger, &mut entries, id, status)
-            })
+            wait(
+                &client,
+                std::slice::from_ref(id),
+                timeout,
+                &progress::waiting(),
+                |id, status| note(&ledger, &mut entries, id, status),
+            )
             .await
             .map(|mut statuses| statuses.remove(0))
         } else {

@@ -9,8 +9,6 @@ use catalog_index::Catalog;
 use super::IndexLocation;
 use std::io::Write;
 
-use catalog_chiller::stage::stage_list;
-
 use super::args::StageArgs;
 use super::output::{self, Format, Sink};
 use crate::freshness;
@@ -196,5 +194,5 @@ fn stage(
     if !args.quiet {
         eprintln!("{}", output::summary_line(&hits.summary));
     }
-    stage_list(paths, Some(&args.query), &args.staging.options()?)
+    super::stage::stage_list(paths, Some(&args.query), &args.staging.options()?)
 }
