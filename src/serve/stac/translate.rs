@@ -13,7 +13,7 @@
 //! false, so neither it nor its negation matches that item. Spatial tests need a footprint,
 //! which only Sentinel-2 names give (their MGRS tile): S1, S3 and S5P items never match one.
 
-use std::ops::Bound;
+use std::ops::{Bound, Not};
 
 use catalog_index::fields::{field_by_stac_property, FieldDef, FieldKind, STAC_PREFIX};
 use catalog_index::query::{escape_glob, Node};
@@ -79,10 +79,13 @@ impl Tree {
             _ => Tree::Node(Node::Or(nodes)),
         }
     }
+}
 
-    /// What does not match `self`.
-    #[allow(clippy::should_implement_trait)]
-    pub fn not(self) -> Tree {
+/// What does not match a tree.
+impl std::ops::Not for Tree {
+    type Output = Tree;
+
+    fn not(self) -> Tree {
         match self {
             Tree::Nothing => Tree::Everything,
             Tree::Everything => Tree::Nothing,
