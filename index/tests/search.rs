@@ -143,6 +143,25 @@ fn a_query_on_each_kind_of_field_in_text_and_as_a_tree() {
             paths
         }),
     ];
+    // An or of several globs on paths and names (read as one pattern) beside another clause.
+    cases.push((
+        "name:S1*.zip OR path:*/s3?_* OR name:*_T31NFF_* OR name:a[*]b* OR state:tape",
+        Node::Or(vec![
+            Node::glob("name", "S1*.zip"),
+            Node::glob("path", "*/s3?_*"),
+            Node::glob("name", "*_T31NFF_*"),
+            Node::glob("name", format!("{}*", escape_glob("a*b"))),
+            Node::exact("state", "tape"),
+        ]),
+        {
+            let mut paths = products(&archive, |n| {
+                n.starts_with("S1") || n.starts_with("S3") || n.contains("_T31NFF_")
+            });
+            paths.extend(odd.clone());
+            paths.sort();
+            paths
+        },
+    ));
     let everything = {
         let mut paths = products(&archive, |_| true);
         paths.push(archive.path("copernicus.eu/README.txt"));
