@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
 use crate::crawl::{
@@ -17,6 +17,7 @@ use crate::directory::BuildDirectory;
 use crate::dirs::{DirStamp, DirStates};
 use crate::error::{CatalogError, Result};
 use crate::fields::{Facts, FieldValue};
+use crate::fingerprints::FingerprintSet;
 use crate::layout::{BuildInfo, BuildLock, Freshness, IndexDir, RootCount};
 use crate::list::{ListError, ListReader};
 use crate::record::{collection_of, path_hash, FileRecord};
@@ -128,9 +129,12 @@ pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument
     (doc, product.is_some())
 }
 
-/// What the index holds and the build has not seen yet, by fingerprint.
+/// What the index holds and the build has not seen yet: the fingerprints only, and how the
+/// index was read, so that it is read again for the documents some are of, if any are unseen.
 struct Known {
-    unseen: FxHashMap<u64, IndexedFile>,
+    fingerprints: FingerprintSet,
+    roots: Vec<String>,
+    within: Option<Vec<String>>,
     /// Indexed files below each root of the build.
     per_root: Vec<u64>,
     /// Indexed files below none of them.
@@ -139,17 +143,22 @@ struct Known {
 
 impl Known {
     fn load(catalog: &Catalog, roots: &[String], within: Option<&[String]>) -> Result<Known> {
-        let files = catalog.indexed_files(roots, within)?;
+        // Exactly as many as the index holds, since doubling a vector of 10^8 would not fit.
+        let mut fingerprints =
+            Vec::with_capacity(within.map_or(catalog.documents() as usize, |_| 0));
         let mut per_root = vec![0; roots.len()];
         let mut outside = 0;
-        for file in &files {
+        catalog.indexed_files(roots, within, false, |file| {
             match per_root.get_mut(file.root as usize) {
                 Some(count) => *count += 1,
                 None => outside += 1,
             }
-        }
+            fingerprints.push(file.fingerprint);
+        })?;
         Ok(Known {
-            unseen: files.into_iter().map(|f| (f.fingerprint, f)).collect(),
+            fingerprints: FingerprintSet::new(fingerprints),
+            roots: roots.to_vec(),
+            within: within.map(<[String]>::to_vec),
             per_root,
             outside,
         })
@@ -157,7 +166,28 @@ impl Known {
 
     /// Marks a fingerprint seen; false when the index does not hold it.
     fn see(&mut self, fingerprint: u64) -> bool {
-        self.unseen.remove(&fingerprint).is_some()
+        self.fingerprints.see(fingerprint)
+    }
+
+    /// The unseen files for which `doomed` is true, one for each fingerprint; `parents` when
+    /// `doomed` asks of their parent directories.
+    fn doomed(
+        &self,
+        catalog: &Catalog,
+        parents: bool,
+        mut doomed: impl FnMut(&IndexedFile) -> bool,
+    ) -> Result<Vec<IndexedFile>> {
+        let mut files = Vec::new();
+        if self.fingerprints.unseen() > 0 {
+            catalog.indexed_files(&self.roots, self.within.as_deref(), parents, |file| {
+                if self.fingerprints.is_unseen(file.fingerprint) && doomed(&file) {
+                    files.push(file);
+                }
+            })?;
+        }
+        files.sort_unstable_by_key(|file| file.fingerprint);
+        files.dedup_by_key(|file| file.fingerprint);
+        Ok(files)
     }
 }
 
@@ -589,17 +619,17 @@ impl Run<'_> {
                 }
             }
             keep.extend(unreadable.iter().map(|(dir, _)| path_hash(dir)));
-            let mut doomed = Vec::new();
+            let doomed = match (&known, incremental) {
+                (Some(known), Some(catalog)) => known.doomed(catalog, true, |file| {
+                    file.root == IndexedFile::OUTSIDE
+                        || !file.parent.is_some_and(|parent| keep.contains(&parent))
+                })?,
+                _ => Vec::new(),
+            };
             let mut removed_per_root = vec![0u64; roots.len()];
-            if let Some(known) = &known {
-                for file in known.unseen.values() {
-                    if file.root != IndexedFile::OUTSIDE && keep.contains(&file.parent) {
-                        continue;
-                    }
-                    if let Some(count) = removed_per_root.get_mut(file.root as usize) {
-                        *count += 1;
-                    }
-                    doomed.push(*file);
+            for file in &doomed {
+                if let Some(count) = removed_per_root.get_mut(file.root as usize) {
+                    *count += 1;
                 }
             }
             let base: Vec<u64> = if options.update {
@@ -653,7 +683,10 @@ impl Run<'_> {
             }
             report.removed = doomed.len() as u64;
             // Files of directories not listed again are unchanged too.
-            report.unchanged += known.as_ref().map_or(0, |k| k.unseen.len() - doomed.len()) as u64;
+            report.unchanged += known
+                .as_ref()
+                .map_or(0, |k| k.fingerprints.unseen() - doomed.len())
+                as u64;
             let mut roots_info = counts;
             if options.update {
                 // The list roots and roots not named keep their place and counts.
@@ -788,7 +821,7 @@ impl Run<'_> {
             let documents = report.unchanged + report.added;
             self.check_whole_index(documents)?;
             if let (Some(known), Some(catalog)) = (&known, incremental) {
-                let unseen: Vec<IndexedFile> = known.unseen.values().copied().collect();
+                let unseen = known.doomed(catalog, false, |_| true)?;
                 if !unseen.is_empty() {
                     report.removed = unseen.len() as u64;
                     writer.delete_query(catalog.files_query(&unseen)?)?;

@@ -9,6 +9,7 @@ pub mod directory;
 pub mod dirs;
 pub mod error;
 pub mod fields;
+mod fingerprints;
 pub mod layout;
 pub mod list;
 pub mod query;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::ops::{Bound, RangeBounds};
 
-use tantivy::columnar::StrColumn;
+use tantivy::columnar::{Dictionary, StrColumn};
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::Query;
 use tantivy::{DocId, SegmentOrdinal, SegmentReader};
@@ -17,18 +17,22 @@ use crate::fields;
 use crate::record::{fingerprint, path_hash};
 
 impl Catalog {
-    /// The live documents an incremental rebuild compares with what it finds: each with its
-    /// fingerprint, computed from its path and `stat` columns as [`crate::FileRecord::fingerprint`]
-    /// computes it from a crawl, its parent directory and which of `roots` it lies below.
-    /// With `within`, only the documents below those directories.
+    /// Hands `visit` the live documents an incremental rebuild compares with what it finds:
+    /// each with its fingerprint, computed from its path and `stat` columns as
+    /// [`crate::FileRecord::fingerprint`] computes it from a crawl, and which of `roots` it
+    /// lies below; with `parents`, its parent directory too. With `within`, only the documents
+    /// below those directories. Handed, not collected: an archive holds 10^8 documents, and
+    /// what a segment's paths need while it is read (8 bytes a path, 16 with `parents`) is
+    /// all this keeps.
     pub fn indexed_files(
         &self,
         roots: &[String],
         within: Option<&[String]>,
-    ) -> Result<Vec<IndexedFile>> {
-        let searcher = &self.searcher;
-        let mut files = Vec::new();
-        for (segment_ord, (segment, columns)) in searcher
+        parents: bool,
+        mut visit: impl FnMut(IndexedFile),
+    ) -> Result<()> {
+        for (segment_ord, (segment, columns)) in self
+            .searcher
             .segment_readers()
             .iter()
             .zip(&self.columns)
@@ -36,57 +40,28 @@ impl Catalog {
         {
             let Some(path) = &columns.path else { continue };
             let dictionary = path.dictionary();
-            let mut terms: Vec<(u64, PathFacts)> = Vec::new();
-            let mut add = |ord: u64, key: &[u8]| {
-                let text = std::str::from_utf8(key).unwrap_or_default();
-                terms.push((
-                    ord,
-                    PathFacts {
-                        hash: path_hash(text),
-                        parent: path_hash(parent_dir(text).unwrap_or_default()),
-                        root: root_of(text, roots).map_or(IndexedFile::OUTSIDE, |r| r as u32),
-                    },
-                ));
-            };
-            match within {
-                None => {
-                    let mut stream = dictionary.stream()?;
-                    while stream.advance() {
-                        add(stream.term_ord(), stream.key());
-                    }
-                }
-                Some(dirs) => {
-                    for dir in dirs {
-                        let (low, high) = below_bounds(dir);
-                        let mut stream = dictionary.range().ge(low).lt(high).into_stream()?;
-                        while stream.advance() {
-                            add(stream.term_ord(), stream.key());
-                        }
-                    }
-                    terms.sort_unstable_by_key(|(ord, _)| *ord);
-                    terms.dedup_by_key(|(ord, _)| *ord);
-                }
-            }
-            let dense = terms.len() == dictionary.num_terms();
+            let root_ords = roots
+                .iter()
+                .map(|root| ords_below(dictionary, root))
+                .collect::<Result<Vec<_>>>()?;
+            let paths = PathHashes::read(dictionary, within, parents)?;
             for (doc, ord) in live_path_ords(segment, path) {
-                let facts = if dense {
-                    &terms[ord as usize].1
-                } else {
-                    match terms.binary_search_by_key(&ord, |(ord, _)| *ord) {
-                        Ok(i) => &terms[i].1,
-                        Err(_) => continue,
-                    }
+                let Some(i) = paths.position(ord) else {
+                    continue;
                 };
-                files.push(IndexedFile {
-                    fingerprint: columns.fingerprint(facts.hash, doc),
-                    parent: facts.parent,
+                visit(IndexedFile {
+                    fingerprint: columns.fingerprint(paths.hashes[i], doc),
+                    parent: paths.parents.get(i).copied(),
                     path_ord: ord,
                     segment: segment_ord as SegmentOrdinal,
-                    root: facts.root,
+                    root: root_ords
+                        .iter()
+                        .position(|ords| ords.contains(&ord))
+                        .map_or(IndexedFile::OUTSIDE, |r| r as u32),
                 });
             }
         }
-        Ok(files)
+        Ok(())
     }
 
     /// How many documents lie below none of `roots`.
@@ -94,14 +69,10 @@ impl Catalog {
         let mut outside = 0;
         for (segment, columns) in self.searcher.segment_readers().iter().zip(&self.columns) {
             let Some(path) = &columns.path else { continue };
-            let mut ranges = Vec::new();
-            for root in roots {
-                let (low, high) = below_bounds(root);
-                let (low, high) = path
-                    .dictionary()
-                    .term_bounds_to_ord(Bound::Included(low), Bound::Excluded(high))?;
-                ranges.push((low, high));
-            }
+            let ranges = roots
+                .iter()
+                .map(|root| ords_below(path.dictionary(), root))
+                .collect::<Result<Vec<_>>>()?;
             for (_, ord) in live_path_ords(segment, path) {
                 if !ranges.iter().any(|range| range.contains(&ord)) {
                     outside += 1;
@@ -190,8 +161,8 @@ impl Catalog {
 pub struct IndexedFile {
     /// Hash of the path and `stat` facts; see [`crate::FileRecord::fingerprint`].
     pub fingerprint: u64,
-    /// Hash of its parent directory's path, as [`path_hash`] computes it.
-    pub parent: u64,
+    /// Hash of its parent directory's path, as [`path_hash`] computes it, when asked for.
+    pub parent: Option<u64>,
     path_ord: u64,
     segment: SegmentOrdinal,
     /// The position of the root it lies below, or [`IndexedFile::OUTSIDE`].
@@ -203,11 +174,72 @@ impl IndexedFile {
     pub const OUTSIDE: u32 = u32::MAX;
 }
 
-/// What an incremental rebuild needs of one indexed path.
-struct PathFacts {
-    hash: u64,
-    parent: u64,
-    root: u32,
+/// The hashes of a segment's paths, and of their parent directories when asked for.
+struct PathHashes {
+    /// The ordinal of each path, in order; empty when every path of the segment is held, so
+    /// that the ordinal is the position.
+    ords: Vec<u64>,
+    hashes: Vec<u64>,
+    parents: Vec<u64>,
+}
+
+impl PathHashes {
+    /// Reads the paths of `dictionary`, or only those below the directories `within`.
+    fn read(dictionary: &Dictionary, within: Option<&[String]>, parents: bool) -> Result<Self> {
+        let facts = |key: &[u8]| {
+            let text = std::str::from_utf8(key).unwrap_or_default();
+            let parent = parents.then(|| path_hash(parent_dir(text).unwrap_or_default()));
+            (path_hash(text), parent)
+        };
+        let mut paths = PathHashes {
+            ords: Vec::new(),
+            hashes: Vec::with_capacity(if within.is_none() {
+                dictionary.num_terms()
+            } else {
+                0
+            }),
+            parents: Vec::new(),
+        };
+        let mut add = |(hash, parent): (u64, Option<u64>)| {
+            paths.hashes.push(hash);
+            paths.parents.extend(parent);
+        };
+        match within {
+            None => {
+                let mut stream = dictionary.stream()?;
+                while stream.advance() {
+                    add(facts(stream.key()));
+                }
+            }
+            Some(dirs) => {
+                let mut found = Vec::new();
+                for dir in dirs {
+                    let (low, high) = below_bounds(dir);
+                    let mut stream = dictionary.range().ge(low).lt(high).into_stream()?;
+                    while stream.advance() {
+                        found.push((stream.term_ord(), facts(stream.key())));
+                    }
+                }
+                // Directories inside one another find the same paths.
+                found.sort_unstable_by_key(|(ord, _)| *ord);
+                found.dedup_by_key(|(ord, _)| *ord);
+                for (ord, facts) in found {
+                    paths.ords.push(ord);
+                    add(facts);
+                }
+            }
+        }
+        Ok(paths)
+    }
+
+    /// Where the path of ordinal `ord` is held, if it is.
+    fn position(&self, ord: u64) -> Option<usize> {
+        if self.ords.is_empty() {
+            Some(ord as usize).filter(|&i| i < self.hashes.len())
+        } else {
+            self.ords.binary_search(&ord).ok()
+        }
+    }
 }
 
 /// Every live document of a segment with the ordinal of its path.
@@ -235,6 +267,12 @@ pub fn is_within(path: &str, dir: &str) -> bool {
 /// The first of `roots` that `path` lies below.
 pub fn root_of(path: &str, roots: &[String]) -> Option<usize> {
     roots.iter().position(|root| is_below(path, root))
+}
+
+/// The ordinals of the paths below `dir` in `dictionary`.
+fn ords_below(dictionary: &Dictionary, dir: &str) -> Result<(Bound<u64>, Bound<u64>)> {
+    let (low, high) = below_bounds(dir);
+    Ok(dictionary.term_bounds_to_ord(Bound::Included(low), Bound::Excluded(high))?)
 }
 
 /// Dictionary bounds of the paths below `dir`: from `dir/` up to `dir0`, since `0` follows `/`.
