@@ -22,17 +22,17 @@ fn sample(files: u32) -> TestEnv {
     env
 }
 
-/// The STAC ids of the files a CLI query finds: their names without the extension.
+/// The STAC ids of the files a CLI query finds: their names.
 fn cli_ids(env: &TestEnv, query: &str) -> BTreeSet<String> {
     env.query(query)
         .iter()
-        .map(|path| {
-            let name = path.rsplit('/').next().unwrap();
-            name.split_once('.')
-                .map_or(name, |(stem, _)| stem)
-                .to_string()
-        })
+        .map(|path| file_name(path))
         .collect()
+}
+
+/// The last component of a path: an item's id.
+fn file_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap().to_string()
 }
 
 /// What tests/stac/client.py answers for one check, as JSON.
@@ -434,7 +434,7 @@ fn a_tile_across_the_antimeridian_matches_only_on_its_side() {
             .map(|item| item["id"].as_str().unwrap().to_string())
             .collect()
     };
-    let across = BTreeSet::from([ACROSS.to_string()]);
+    let across = BTreeSet::from([format!("{ACROSS}.zip")]);
     // Its western part, its eastern part, and a box that itself crosses the antimeridian.
     assert_eq!(bbox("179.3,41.3,179.7,41.7"), across);
     assert_eq!(bbox("-179.9,41.3,-179.8,41.7"), across);
@@ -729,18 +729,7 @@ fn serve_speaks_stac_item_search() {
             .find(|l| l["rel"] == "next")
             .map(|l| l["href"].as_str().unwrap().to_string());
     }
-    let expected: Vec<String> = cli
-        .iter()
-        .map(|p| {
-            p.rsplit('/')
-                .next()
-                .unwrap()
-                .split('.')
-                .next()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let expected: Vec<String> = cli.iter().map(|p| file_name(p)).collect();
     assert_eq!(ids, expected);
 
     // POST, the query extension, and geometry for tiles.
@@ -807,4 +796,32 @@ fn serve_gives_pystac_client_the_same_items_as_the_cli() {
     from_cli.sort();
     assert!(!from_cli.is_empty());
     assert_eq!(from_stac, from_cli);
+}
+
+#[test]
+fn ids_are_unique_and_files_that_are_no_products_are_no_items() {
+    let env = antimeridian_archive();
+    let product = format!("{ACROSS}.zip");
+    let side_car = format!("{ACROSS}.zip.md5");
+    env.disk_file(&env.product_path("s2b_prd_msil1c", &side_car), 32);
+    env.disk_file("copernicus.eu/s2b_prd_msil1c/README.txt", 10);
+    env.index_archive();
+    let server = Server::start(&env, &[]);
+    let items = server.json("/stac/collections/s2b_prd_msil1c/items?limit=100");
+    let ids: Vec<&str> = items["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    assert!(unique.contains(product.as_str()) && unique.contains(side_car.as_str()));
+    assert!(!ids.iter().any(|id| id.starts_with("README")), "{ids:?}");
+    for id in [&product, &side_car] {
+        let item = server.json(&format!("/stac/collections/s2b_prd_msil1c/items/{id}"));
+        assert_eq!(item["id"], id.as_str(), "{item}");
+    }
+    let found = search_ids(&server, &json!({"ids": [product], "limit": 100}));
+    assert_eq!(found, BTreeSet::from([product.clone()]));
 }

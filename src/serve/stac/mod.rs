@@ -150,7 +150,7 @@ pub async fn queryables(headers: HeaderMap, uri: Uri) -> Response {
     for (name, schema) in [
         (
             "id",
-            json!({"type": "string", "description": "the file name without extensions"}),
+            json!({"type": "string", "description": "the file name"}),
         ),
         (
             "collection",

@@ -62,10 +62,11 @@ pub fn stac_text(field: &str, value: &str) -> String {
     }
 }
 
-/// The id of an item: its file name without extensions, which is the product's name (a
-/// collection's date directories hold each product once).
+/// The id of an item: its file name, extension included. A directory holds each name once and
+/// a product's date directory follows from its name, so ids are unique within a collection
+/// even where a product sits beside side-car files of its name (`X.zip`, `X.zip.md5`).
 pub fn item_id(entry: &Entry) -> &str {
-    entry.name.split('.').next().unwrap_or(&entry.name)
+    &entry.name
 }
 
 /// The polarisations of a Sentinel-1 name, from its polarisation code (`DV`: VV and VH).
@@ -445,7 +446,7 @@ mod tests {
         let tile = item(&entry(NAMES[1]), "http://x/stac");
         assert!(declared(&tile, GRID) && !declared(&tile, SAR));
         assert_eq!(tile["properties"]["grid:code"], "MGRS-32TQM");
-        assert_eq!(tile["id"], NAMES[1].trim_end_matches(".zip"));
+        assert_eq!(tile["id"], NAMES[1]);
         let synergy = item(&entry(NAMES[2]), "http://x/stac");
         assert_eq!(
             synergy["properties"]["instruments"],

@@ -345,18 +345,13 @@ pub fn ids_tree(ids: &[String]) -> Tree {
     )
 }
 
-/// Items whose id (the file name up to its first `.`) matches `pattern`.
+/// Items whose id (the file name) matches `pattern`.
 fn id_tree(pattern: &Pattern) -> Tree {
-    // An id holds no `.` (nor `/`). (A glob cannot say "no `.`" for a run, so a LIKE pattern ending in
-    // `%` and a literal, such as `%zip`, also meets names whose extension ends so.)
-    if pattern.0.contains(&Piece::Char('.')) || pattern.0.contains(&Piece::Char('/')) {
+    // An id holds no `/`: a pattern with one would otherwise reach across directories.
+    if pattern.0.contains(&Piece::Char('/')) {
         return Tree::Nothing;
     }
-    let glob = pattern.glob();
-    Tree::any([
-        Tree::Node(Node::glob("path", format!("*/{glob}"))),
-        Tree::Node(Node::glob("path", format!("*/{glob}.*"))),
-    ])
+    Tree::Node(Node::glob("name", pattern.glob()))
 }
 
 /// Items in one of `collections`.
@@ -1052,15 +1047,10 @@ mod tests {
             node(json(r#"{"op": "t_intersects", "args": [{"property": "datetime"}, {"interval": ["2020-11-11T00:00:00Z", ".."]}]}"#).unwrap()),
             Node::range("date", Bound::Included("2020-11-11T00:00:00Z".into()), Bound::Unbounded)
         );
-        let id = |glob: &str| {
-            Node::Or(vec![
-                Node::glob("path", format!("*/{glob}")),
-                Node::glob("path", format!("*/{glob}.*")),
-            ])
-        };
+        let id = |glob: &str| Node::glob("name", glob);
         assert_eq!(node(text("id = 'S2A_x*'").unwrap()), id("S2A_x[*]"));
         assert_eq!(node(text("id LIKE 'S2A\\_%'").unwrap()), id("S2A_*"));
-        assert_eq!(text("id = 'S2A_x.zip'").unwrap(), Tree::Nothing);
+        assert_eq!(node(text("id = 'S2A_x.zip'").unwrap()), id("S2A_x.zip"));
         assert_eq!(text("id = 'a/S2A_x'").unwrap(), Tree::Nothing);
     }
 
