@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Scale benchmark: a 10,000,000-document index built with --from-list from a generated list
-# (no files are created), plus incremental rebuilds. Writes its table into BENCHMARKS.md.
+# (no files are created), plus incremental rebuilds and a day's ingest (50,000 new files of a
+# sample archive through --from-list FILE --update, which stats each path). Writes its table
+# into BENCHMARKS.md.
 #
 #   scripts/bench-scale.sh [DOCUMENTS] [MEMORY_MIB]    (defaults 10000000 and 1536)
 #
@@ -48,6 +50,13 @@ big_s=$(median 3 "$catalog query -q '$big' >/dev/null")
 big_hits=$("$catalog" query -q "$big" | wc -l)
 read -r big_peak_s big_mib <<<"$(timed "$catalog" query -q "$big")"
 
+# A day's ingest: files that exist, since an update stats each path it is given.
+day=$work/day
+[ -d "$day" ] || "$catalog" sample --files 50000 --seed 7 "$day" >/dev/null
+find "$day" -type f -printf '%s %T@ %b %p\n' >"$work/day.txt"
+day_paths=$(wc -l <"$work/day.txt")
+read -r day_s day_mib <<<"$(timed "$catalog" index --from-list "$work/day.txt" --update --memory "$memory")"
+
 walk_rows=""
 archive=$work/archive
 if [ -d "$archive" ]; then
@@ -69,6 +78,7 @@ Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /pro
 | index size | $(python3 -c "print(f'{$bytes/2**30:.2f} GiB, {$bytes/$documents:.1f} bytes per document')") | |
 | tile query \`tile:T60WWV AND sat:S2A\`, whole process ($tile_hits hits; median of 10) | $(python3 -c "print(f'{$tile_s*1000:.1f} ms')"), peak $tile_mib MiB | under 50 ms |
 | \`$big\` ($big_hits paths) streamed to /dev/null, whole process (median of 3) | $(python3 -c "print(f'{$big_s:.2f} s = {$big_hits/$big_s/1e6:.2f} M paths/s')"), peak $big_mib MiB | over 1 M paths/s |
+| a day's ingest: \`--from-list FILE --update\` of $day_paths new paths | $(printf '%.1f s' "$day_s"), peak $day_mib MiB | at most 30 s |
 $walk_rows
 TABLE
 )
