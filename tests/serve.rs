@@ -134,8 +134,31 @@ fn serve_answers_like_the_cli() {
         "/health",
         "/metrics",
         "/stac/search",
+        "/stac/collections/{id}/items/{itemId}",
+        "/stac/queryables",
+        "/stac/collections/{id}/queryables",
+        "/stac/api",
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
+    }
+    let documented: Vec<&str> = openapi["paths"]["/stac/search"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for parameter in [
+        "intersects",
+        "filter",
+        "filter-lang",
+        "sortby",
+        "fields",
+        "q",
+    ] {
+        assert!(
+            documented.contains(&parameter),
+            "{parameter}: {documented:?}"
+        );
     }
     let schema = |path: &str| {
         openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
