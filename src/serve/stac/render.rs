@@ -83,9 +83,7 @@ fn polarizations(name: &str) -> Option<Vec<&'static str>> {
 }
 
 fn rfc3339(instant: &time::OffsetDateTime) -> Value {
-    instant
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_or(Value::Null, Value::String)
+    catalog_index::time::rfc3339(*instant).map_or(Value::Null, Value::String)
 }
 
 /// The STAC item of an indexed product file; `base` is the API's root URL.
@@ -227,7 +225,7 @@ pub struct CollectionSummary {
 }
 
 fn seconds_json(seconds: i64) -> Value {
-    time::OffsetDateTime::from_unix_timestamp(seconds).map_or(Value::Null, |t| rfc3339(&t))
+    catalog_index::time::rfc3339_from_seconds(seconds).map_or(Value::Null, Value::String)
 }
 
 /// The STAC collection of an archive collection.

@@ -281,11 +281,8 @@ impl Pattern {
 
 /// Reads an RFC 3339 instant, `t` and `z` in any case.
 pub fn instant(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(
-        &text.to_ascii_uppercase(),
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map_err(|_| format!("'{text}' is no RFC 3339 date and time"))
+    catalog_index::time::parse_rfc3339(&text.to_ascii_uppercase())
+        .ok_or_else(|| format!("'{text}' is no RFC 3339 date and time"))
 }
 
 /// An instant as the index's date values are written: UTC, to the second.
