@@ -291,6 +291,14 @@ fn out_writes_the_list_atomically() {
     let written = std::fs::read_to_string(&out).unwrap();
     assert_eq!(written.lines().count(), 2);
     assert!(written.lines().all(|l| l.starts_with('/')));
+    // With the permissions a file written by `>` gets (not a temporary file's 0600): lists go
+    // to staging services that may run as another user.
+    use std::os::unix::fs::PermissionsExt;
+    let plain = env.path().join("plain.txt");
+    std::fs::File::create(&plain).unwrap();
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+    assert_eq!(mode(&out), mode(&plain));
+    std::fs::remove_file(&plain).unwrap();
     let leftovers = std::fs::read_dir(env.path()).unwrap().filter(|e| {
         e.as_ref()
             .unwrap()

@@ -5,6 +5,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use catalog_index::atomic::AtomicFile;
 use catalog_index::schema::FIELDS;
 use catalog_index::search::{Match, Summary};
 use indicatif::HumanBytes;
@@ -30,7 +31,7 @@ pub enum Sink {
     /// Standard output.
     Stdout(BufWriter<io::StdoutLock<'static>>),
     /// A temporary file beside the target.
-    File(BufWriter<Temporary>, PathBuf),
+    File(AtomicFile),
     /// A target that is no regular file, written in place.
     Special(BufWriter<std::fs::File>, PathBuf),
 }
@@ -47,18 +48,10 @@ impl Sink {
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 Sink::Special(BufWriter::with_capacity(1 << 16, file), path.to_path_buf())
             }
-            Some(path) => {
-                let dir = path
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."));
-                let file = tempfile::NamedTempFile::new_in(dir)
-                    .with_context(|| format!("cannot write in {}", dir.display()))?;
-                Sink::File(
-                    BufWriter::with_capacity(1 << 16, Temporary(file)),
-                    path.to_path_buf(),
-                )
-            }
+            Some(path) => Sink::File(
+                AtomicFile::create(path)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            ),
         })
     }
 
@@ -66,33 +59,15 @@ impl Sink {
     pub fn finish(self) -> anyhow::Result<()> {
         match self {
             Sink::Stdout(mut out) => Ok(out.flush()?),
-            Sink::File(out, path) => {
-                let failed = || format!("cannot write {}", path.display());
-                let Temporary(file) = out
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .with_context(failed)?;
-                file.as_file().sync_all().with_context(failed)?;
-                file.persist(&path).with_context(failed)?;
-                Ok(())
+            Sink::File(file) => {
+                let path = file.path().to_path_buf();
+                file.commit()
+                    .with_context(|| format!("cannot write {}", path.display()))
             }
             Sink::Special(mut out, path) => out
                 .flush()
                 .with_context(|| format!("cannot write {}", path.display())),
         }
-    }
-}
-
-/// A temporary file written without the temporary name in its errors: they name the target.
-pub struct Temporary(tempfile::NamedTempFile);
-
-impl Write for Temporary {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.as_file_mut().write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.as_file_mut().flush()
     }
 }
 
@@ -110,7 +85,7 @@ impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Sink::Stdout(out) => out.write(buf),
-            Sink::File(out, path) => out.write(buf).map_err(naming(path)),
+            Sink::File(file) => file.write(buf).map_err(naming(file.path())),
             Sink::Special(out, path) => out.write(buf).map_err(naming(path)),
         }
     }
@@ -118,7 +93,7 @@ impl Write for Sink {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Sink::Stdout(out) => out.flush(),
-            Sink::File(out, path) => out.flush().map_err(naming(path)),
+            Sink::File(file) => file.flush().map_err(naming(file.path())),
             Sink::Special(out, path) => out.flush().map_err(naming(path)),
         }
     }
