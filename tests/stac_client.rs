@@ -1,18 +1,23 @@
 //! `catalog serve`'s STAC API as its users reach it: the real pystac-client (offline, through
-//! tests/stac/client.py) and curl against a server on 127.0.0.1 over a sample archive, its
+//! tests/stac/client.py) and raw requests (reqwest) against a server on 127.0.0.1 over a sample archive, its
 //! answers compared with `catalog query`'s. Searches ask what the CLI can also answer, so that
 //! a search that ignored part of its question would be caught.
 
+mod chiller_support;
 mod common;
 mod pyenv;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::server::{InProcess, Server};
-use common::{curl, TestEnv};
+use common::server::{Answer, InProcess, Server};
+use common::TestEnv;
+use reqwest::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    CONTENT_TYPE,
+};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 fn sample(files: u32) -> TestEnv {
@@ -86,16 +91,8 @@ fn centre(server: &Server, id: &str) -> (f64, f64) {
     ((at(0) + at(2)) / 2.0, (at(1) + at(3)) / 2.0)
 }
 
-fn post_search(server: &Server, body: &str) -> (String, String) {
-    curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "Content-Type: application/json",
-        "--data-binary",
-        body,
-        &format!("{}/stac/search", server.url),
-    ])
+fn post_search(server: &Server, body: &str) -> (u16, String) {
+    server.post("/stac/search", "application/json", body)
 }
 
 #[test]
@@ -340,8 +337,7 @@ fn every_unsupported_request_answers_400_naming_the_problem() {
     let server = Server::start(&env, &[]);
     let mut answers = Vec::new();
     for (path, needle) in UNSUPPORTED_GETS {
-        // -g: the brackets of GeoJSON are no curl URL globs.
-        let (code, body) = curl(&["-g", &format!("{}{path}", server.url)]);
+        let (code, body) = server.get(path);
         answers.push((format!("GET {path}"), code, body, *needle));
     }
     for (body, needle) in UNSUPPORTED_POSTS {
@@ -351,7 +347,7 @@ fn every_unsupported_request_answers_400_naming_the_problem() {
     let wrong: Vec<String> = answers
         .iter()
         .filter(|(_, code, body, needle)| {
-            code != "400" || serde_json::from_str::<Value>(body).is_err() || !body.contains(needle)
+            *code != 400 || serde_json::from_str::<Value>(body).is_err() || !body.contains(needle)
         })
         .map(|(request, code, body, needle)| {
             format!("{request}: {code} {body:.200} (should be 400 naming {needle})")
@@ -476,149 +472,107 @@ fn items_without_a_footprint_never_match_a_spatial_filter() {
     assert!(all.is_superset(&without), "{all:?}");
 }
 
+/// The answer to the CORS preflight a browser sends before a POST to `path` from another
+/// origin, with its `headers`.
+fn preflight(server: &Server, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let headers = [&[("Access-Control-Request-Method", "POST")], headers].concat();
+    server.request(Method::OPTIONS, path, &headers, "")
+}
+
+/// The values of a header of an answer, lowercased.
+fn header_values(answer: &Answer, name: impl reqwest::header::AsHeaderName) -> Vec<String> {
+    answer
+        .headers
+        .get_all(name)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase())
+        .collect()
+}
+
 #[test]
 fn browsers_may_read_across_origins() {
     let env = sample(100);
     let server = Server::start(&env, &[]);
-    let output = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-D",
-            "-",
-            "-X",
-            "OPTIONS",
-            "-H",
-            "Origin: https://radiantearth.github.io",
-            "-H",
-            "Access-Control-Request-Method: POST",
-            "-H",
-            "Access-Control-Request-Headers: content-type",
-            &format!("{}/stac/search", server.url),
-        ])
-        .output()
-        .unwrap();
-    let head = String::from_utf8(output.stdout)
-        .unwrap()
-        .to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 2"), "{head}");
-    assert!(head.contains("access-control-allow-origin:"), "{head}");
-    assert!(head.contains("access-control-allow-methods:"), "{head}");
-    assert!(head.contains("content-type"), "{head}");
-
-    let (code, _) = curl(&[
-        "-H",
-        "Origin: https://radiantearth.github.io",
-        &format!("{}/stac/collections", server.url),
-    ]);
-    assert_eq!(code, "200");
-}
-
-/// A chiller-server over the archive, to stage to; killed when dropped.
-struct Chiller(std::process::Child, String);
-
-impl Drop for Chiller {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn chiller(env: &TestEnv) -> Chiller {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("catalog"))
-        .args(["chiller-server", "--listen", "127.0.0.1:0", "--root"])
-        .arg(env.root())
-        .arg("--state-dir")
-        .arg(env.path().join("chiller"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = format!(
-        "http://{}",
-        line.trim()
-            .trim_start_matches("listening on ")
-            .trim_start_matches("http://")
+    let origin = ("Origin", "https://radiantearth.github.io");
+    let answer = preflight(
+        &server,
+        "/stac/search",
+        &[origin, ("Access-Control-Request-Headers", "content-type")],
     );
-    Chiller(child, url)
+    let head = format!("{} {:?}", answer.status, answer.headers);
+    assert!((200..300).contains(&answer.status), "{head}");
+    assert!(
+        answer.headers.contains_key(ACCESS_CONTROL_ALLOW_ORIGIN),
+        "{head}"
+    );
+    assert!(
+        answer.headers.contains_key(ACCESS_CONTROL_ALLOW_METHODS),
+        "{head}"
+    );
+    assert!(
+        header_values(&answer, ACCESS_CONTROL_ALLOW_HEADERS)
+            .iter()
+            .any(|allowed| allowed.contains("content-type")),
+        "{head}"
+    );
+
+    let answer = server.request(Method::GET, "/stac/collections", &[origin], "");
+    assert_eq!(answer.status, 200);
 }
 
 #[test]
 fn a_web_page_on_another_origin_cannot_stage() {
     let env = sample(300);
-    let chiller = chiller(&env);
-    let server = Server::start(&env, &["--chiller", &chiller.1]);
-    let stage = format!("{}/stage?q=sat:S2A", server.url);
+    let chiller = chiller_support::Server::start(&env, &[]);
+    let server = Server::start(&env, &["--chiller", &chiller.url]);
+    let stage = "/stage?q=sat:S2A";
     // What a page's form or fetch() can send without a preflight: a simple POST.
     for headers in [
-        ["Origin: https://evil.example", "Content-Type: text/plain"],
         [
-            "Sec-Fetch-Site: cross-site",
-            "Content-Type: application/x-www-form-urlencoded",
+            ("Origin", "https://evil.example"),
+            ("Content-Type", "text/plain"),
+        ],
+        [
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
         ],
     ] {
-        let (code, body) = curl(&[
-            "-X",
-            "POST",
-            "-H",
-            headers[0],
-            "-H",
-            headers[1],
-            "--data-binary",
-            "",
-            &stage,
-        ]);
-        assert!(code.starts_with('4'), "{headers:?}: {code} {body}");
-        assert!(serde_json::from_str::<Value>(&body).is_ok(), "{body}");
+        let answer = server.request(Method::POST, stage, &headers, "");
+        assert!(
+            (400..500).contains(&answer.status),
+            "{headers:?}: {} {}",
+            answer.status,
+            answer.body
+        );
+        assert!(
+            serde_json::from_str::<Value>(&answer.body).is_ok(),
+            "{}",
+            answer.body
+        );
     }
     // The preflight that a cross-site JSON POST needs does not allow it either.
-    let output = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-D",
-            "-",
-            "-X",
-            "OPTIONS",
-            "-H",
-            "Origin: https://evil.example",
-            "-H",
-            "Access-Control-Request-Method: POST",
-            &stage,
-        ])
-        .output()
-        .unwrap();
-    let head = String::from_utf8(output.stdout)
-        .unwrap()
-        .to_ascii_lowercase();
+    let answer = preflight(&server, stage, &[("Origin", "https://evil.example")]);
+    let allowed = header_values(&answer, ACCESS_CONTROL_ALLOW_ORIGIN);
     assert!(
-        !head.contains("access-control-allow-origin: *")
-            && !head.contains("access-control-allow-origin: https://evil.example"),
-        "{head}"
+        !allowed
+            .iter()
+            .any(|origin| origin.starts_with('*') || origin.starts_with("https://evil.example")),
+        "{:?}",
+        answer.headers
     );
-    // The command line and same-origin clients still stage.
-    let (code, body) = curl(&["-X", "POST", "--data-binary", "", &stage]);
-    assert_eq!(code, "200", "{body}");
+    // The command line and same-origin clients still stage: an empty POST as
+    // `curl -X POST --data-binary ''` sends it.
+    let (code, body) = server.post(stage, "application/x-www-form-urlencoded", "");
+    assert_eq!(code, 200, "{body}");
 }
 
-/// The headers and body of a GET, with extra request headers.
-fn get_with_headers(url: &str, headers: &[&str]) -> (String, Value) {
-    let mut command = Command::new("curl");
-    command.args(["-s", "-D", "-"]);
-    for header in headers {
-        command.args(["-H", header]);
-    }
-    let output = command.arg(url).output().unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
-    (head.to_ascii_lowercase(), body)
+/// The content type and JSON body of a GET of a path (or whole URL), with extra request
+/// headers.
+fn get_with_headers(server: &Server, path: &str, headers: &[(&str, &str)]) -> (String, Value) {
+    let answer = server.request(Method::GET, path, headers, "");
+    let body = serde_json::from_str(&answer.body)
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", answer.body));
+    (header_values(&answer, CONTENT_TYPE).concat(), body)
 }
 
 fn link<'a>(links: &'a Value, rel: &str) -> Option<&'a str> {
@@ -634,33 +588,33 @@ fn links_stay_on_the_endpoint_asked_and_follow_a_proxy() {
     let env = sample(1000);
     let server = Server::start(&env, &[]);
     let items = format!("{}/stac/collections/s2b_prd_msil1c/items", server.url);
-    let (head, page) = get_with_headers(&format!("{items}?limit=2"), &[]);
+    let (content_type, page) = get_with_headers(&server, &format!("{items}?limit=2"), &[]);
     assert!(
-        head.contains("content-type: application/geo+json"),
-        "{head}"
+        content_type.starts_with("application/geo+json"),
+        "{content_type}"
     );
     let next = link(&page["links"], "next").expect("a next link");
     assert!(next.starts_with(&format!("{items}?")), "{next}");
-    let (_, second) = get_with_headers(next, &[]);
+    let (_, second) = get_with_headers(&server, next, &[]);
     assert_ne!(second["features"][0]["id"], page["features"][0]["id"]);
 
-    let (head, _) = get_with_headers(&format!("{}/stac/search?limit=1", server.url), &[]);
+    let (content_type, _) = get_with_headers(&server, "/stac/search?limit=1", &[]);
     assert!(
-        head.contains("content-type: application/geo+json"),
-        "{head}"
+        content_type.starts_with("application/geo+json"),
+        "{content_type}"
     );
 
     // Behind a proxy, links name the address the client used.
     let proxy = [
-        "X-Forwarded-Proto: https",
-        "X-Forwarded-Host: catalog.example.org",
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Host", "catalog.example.org"),
     ];
-    let (_, landing) = get_with_headers(&format!("{}/stac", server.url), &proxy);
+    let (_, landing) = get_with_headers(&server, "/stac", &proxy);
     assert_eq!(
         link(&landing["links"], "self"),
         Some("https://catalog.example.org/stac")
     );
-    let (_, page) = get_with_headers(&format!("{items}?limit=2"), &proxy);
+    let (_, page) = get_with_headers(&server, &format!("{items}?limit=2"), &proxy);
     let next = link(&page["links"], "next").expect("a next link");
     assert!(
         next.starts_with("https://catalog.example.org/stac/collections/s2b_prd_msil1c/items?"),

@@ -177,15 +177,3 @@ impl TestEnv {
             .collect()
     }
 }
-
-/// `curl -s URL...` with extra arguments: the status code and the body.
-pub fn curl(args: &[&str]) -> (String, String) {
-    let output = std::process::Command::new("curl")
-        .args(["-s", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl is installed (.ci/run installs it)");
-    let text = String::from_utf8(output.stdout).expect("utf-8");
-    let (body, code) = text.rsplit_once('\n').expect("curl wrote the status code");
-    (code.to_string(), body.to_string())
-}

@@ -73,16 +73,36 @@ impl Client {
 
     /// The status and body of a POST of `body` as `content_type`.
     pub fn post(&self, path: &str, content_type: &str, body: impl Into<String>) -> (u16, String) {
+        let answer = self.request(
+            reqwest::Method::POST,
+            path,
+            &[(reqwest::header::CONTENT_TYPE.as_str(), content_type)],
+            body,
+        );
+        (answer.status, answer.body)
+    }
+
+    /// The answer to a `method` request of a path (or whole URL) with extra `headers` and
+    /// `body`, such as a browser's CORS preflight or a proxy's forwarded request.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<String>,
+    ) -> Answer {
         let body = body.into();
-        let answer = self.send(
+        self.send(
             |http, url| {
-                http.post(url)
-                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                headers
+                    .iter()
+                    .fold(http.request(method, url), |request, (name, value)| {
+                        request.header(*name, *value)
+                    })
                     .body(body)
             },
             path,
-        );
-        (answer.status, answer.body)
+        )
     }
 
     /// The JSON body of a GET that must answer 200.
