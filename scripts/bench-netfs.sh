@@ -23,17 +23,9 @@ runs=${BENCH_RUNS:-3}
 io_threads=${IO_THREADS:-}
 sweep=(2 8 32 64)
 
-need=()
-command -v strace >/dev/null || need+=(strace)
-command -v fdfind >/dev/null || need+=(fd-find)
-command -v plocate >/dev/null || need+=(plocate)
-command -v hyperfine >/dev/null || need+=(hyperfine)
-[ -x /usr/bin/time ] || need+=(time)
-if ((${#need[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-cargo build --release --quiet
-catalog=$PWD/target/release/catalog
+source scripts/bench-lib.sh
+need strace fdfind:fd-find plocate hyperfine time
+build_catalog
 root=$work/archive
 index=$work/index
 db=$work/plocate.db

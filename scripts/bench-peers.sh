@@ -12,16 +12,9 @@ work=${BENCH_DIR:-/tmp/catalog-bench}
 runs=${BENCH_RUNS:-5}
 build_runs=${BENCH_BUILD_RUNS:-3}
 
-need=()
-command -v fdfind >/dev/null || need+=(fd-find)
-command -v plocate >/dev/null || need+=(plocate)
-command -v hyperfine >/dev/null || need+=(hyperfine)
-[ -x /usr/bin/time ] || need+=(time)
-if ((${#need[@]})); then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-cargo build --release --quiet
-catalog=$PWD/target/release/catalog
+source scripts/bench-lib.sh
+need fdfind:fd-find plocate hyperfine time
+build_catalog
 root=$work/archive
 index=$work/index
 db=$work/plocate.db

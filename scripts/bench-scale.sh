@@ -13,11 +13,9 @@ cd "$(dirname "$0")/.."
 docs=${1:-10000000}
 memory=${2:-1536}
 work=${BENCH_DIR:-/tmp/catalog-bench}
-command -v hyperfine >/dev/null && [ -x /usr/bin/time ] || {
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine time >/dev/null
-}
-cargo build --release --quiet
-catalog=$PWD/target/release/catalog
+source scripts/bench-lib.sh
+need hyperfine time
+build_catalog
 mkdir -p "$work"
 list=$work/list.$docs.txt
 [ -s "$list" ] || python3 scripts/gen-list.py "$docs" >"$list"

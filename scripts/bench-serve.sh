@@ -9,9 +9,9 @@ cd "$(dirname "$0")/.."
 files=${1:-1000000}
 work=${BENCH_DIR:-/tmp/catalog-bench}
 seconds=${BENCH_SECONDS:-15}
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-cargo build --release --quiet
-catalog=$PWD/target/release/catalog
+source scripts/bench-lib.sh
+need wrk
+build_catalog
 mkdir -p "$work"
 if [ ! -f "$work/archive.$files.done" ]; then
   rm -rf "$work/archive" "$work"/archive.*.done
