@@ -218,15 +218,17 @@ impl Parser {
         Ok(node)
     }
 
-    fn read_word(&mut self) -> String {
+    /// Consumes and returns the characters up to the first one `keep` refuses.
+    fn read_while(&mut self, keep: impl Fn(char) -> bool) -> String {
         let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|c| !c.is_whitespace() && c != '(' && c != ')')
-        {
+        while self.peek().is_some_and(&keep) {
             self.pos += 1;
         }
         self.chars[start..self.pos].iter().collect()
+    }
+
+    fn read_word(&mut self) -> String {
+        self.read_while(|c| !c.is_whitespace() && c != '(' && c != ')')
     }
 
     fn parse_quoted(&mut self) -> Result<String, QueryError> {
@@ -286,14 +288,7 @@ impl Parser {
     }
 
     fn read_range_end(&mut self) -> String {
-        let start = self.pos;
-        while self
-            .peek()
-            .is_some_and(|c| !c.is_whitespace() && c != ']' && c != '}')
-        {
-            self.pos += 1;
-        }
-        self.chars[start..self.pos].iter().collect()
+        self.read_while(|c| !c.is_whitespace() && c != ']' && c != '}')
     }
 }
 
