@@ -12,11 +12,10 @@ use crate::recall::{open_beneath, product_files};
 /// Bad lines named in a refusal; the rest are counted.
 const BAD_LINES_SHOWN: usize = 100;
 
-/// The roots a list's paths must be under, as given and with links resolved.
+/// The roots a list's paths must be under: as given, then with links resolved.
 #[derive(Debug, Clone)]
 pub struct Roots {
-    given: Vec<PathBuf>,
-    real: Vec<PathBuf>,
+    prefixes: Vec<PathBuf>,
 }
 
 impl Roots {
@@ -37,19 +36,17 @@ impl Roots {
             given.push(std::path::absolute(root)?);
             real.push(resolved);
         }
-        Ok(Roots { given, real })
+        given.append(&mut real);
+        Ok(Roots { prefixes: given })
     }
 
     /// The roots as given and as resolved: what a listed path may start with.
-    pub fn prefixes(&self) -> Vec<PathBuf> {
-        self.given.iter().chain(&self.real).cloned().collect()
+    pub fn prefixes(&self) -> &[PathBuf] {
+        &self.prefixes
     }
 
     fn lexically_under(&self, path: &Path) -> bool {
-        self.given
-            .iter()
-            .chain(&self.real)
-            .any(|root| path.starts_with(root))
+        self.prefixes.iter().any(|root| path.starts_with(root))
     }
 }
 
@@ -104,7 +101,7 @@ fn check_path(line: &str, roots: &Roots) -> Option<String> {
         return Some("is outside the served roots".into());
     }
     let prefixes = roots.prefixes();
-    let top = match open_beneath(&prefixes, path, OFlags::PATH) {
+    let top = match open_beneath(prefixes, path, OFlags::PATH) {
         Ok(top) => top,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Some("does not exist".into())
@@ -132,7 +129,7 @@ fn check_path(line: &str, roots: &Roots) -> Option<String> {
         return Some("is not a regular file or product directory".into());
     }
     if product_dir {
-        if let Err(error) = product_files(&prefixes, path) {
+        if let Err(error) = product_files(prefixes, path) {
             let text = error.to_string();
             return Some(text.strip_prefix(line).unwrap_or(&text).trim_start().into());
         }
