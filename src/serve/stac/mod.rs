@@ -437,10 +437,7 @@ pub async fn search_post(
     // Too large a body (413) is answered in JSON like every other refusal.
     let body =
         body.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
-    let search = Search::from_body(&body).map_err(ApiError::bad_request)?;
-    let Ok(Value::Object(members)) = serde_json::from_slice(&body) else {
-        return Err(ApiError::bad_request("a search body is a JSON object"));
-    };
+    let (search, members) = Search::from_body(&body).map_err(ApiError::bad_request)?;
     run(shared, headers, search, Asked::Post(members)).await
 }
 

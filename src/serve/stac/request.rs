@@ -160,8 +160,8 @@ impl Search {
         search.finish(path_collection)
     }
 
-    /// Reads a POST body.
-    pub fn from_body(body: &[u8]) -> Result<Search, String> {
+    /// Reads a POST body; its members are handed back too, for the links that repeat it.
+    pub fn from_body(body: &[u8]) -> Result<(Search, Map<String, Value>), String> {
         let body: Value =
             serde_json::from_slice(body).map_err(|e| format!("bad search body: {e}"))?;
         let Value::Object(body) = body else {
@@ -242,7 +242,7 @@ impl Search {
             (None, Some(_)) => return Err("filter-lang without a filter".into()),
             (None, None) => None,
         };
-        search.finish(None)
+        Ok((search.finish(None)?, body))
     }
 
     fn finish(mut self, path_collection: Option<&str>) -> Result<Search, String> {
@@ -543,7 +543,7 @@ mod tests {
                 descending: true
             }
         );
-        let search = Search::from_body(br#"{"collections": "s2", "limit": 5}"#).unwrap();
+        let (search, _) = Search::from_body(br#"{"collections": "s2", "limit": 5}"#).unwrap();
         assert_eq!(search.collections, Some(vec!["s2".to_string()]));
         let search = Search::from_params(&params(&[("fields", "")]), None).unwrap();
         assert_eq!(
