@@ -264,11 +264,6 @@ pub fn is_within(path: &str, dir: &str) -> bool {
     path == dir || is_below(path, dir)
 }
 
-/// The first of `roots` that `path` lies below.
-pub fn root_of(path: &str, roots: &[String]) -> Option<usize> {
-    roots.iter().position(|root| is_below(path, root))
-}
-
 /// The ordinals of the paths below `dir` in `dictionary`.
 fn ords_below(dictionary: &Dictionary, dir: &str) -> Result<(Bound<u64>, Bound<u64>)> {
     let (low, high) = below_bounds(dir);

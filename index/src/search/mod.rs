@@ -3,7 +3,7 @@
 
 mod incremental;
 
-pub use incremental::{is_below, is_within, root_of, IndexedFile};
+pub use incremental::{is_below, is_within, IndexedFile};
 
 use std::path::{Path, PathBuf};
 
