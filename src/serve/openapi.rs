@@ -95,8 +95,14 @@ pub async fn document() -> Json<Value> {
         "limit": {"type": "integer"},
         "token": {"type": "string"},
         "query": {"type": "object"},
+        "intersects": {"type": "object", "description": "a GeoJSON geometry (not with bbox)"},
+        "filter": {"description": "a CQL2 filter: text, or JSON with filter-lang cql2-json"},
+        "filter-lang": {"type": "string", "enum": ["cql2-text", "cql2-json"]},
+        "filter-crs": {"type": "string"},
+        "sortby": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "direction": {"type": "string", "enum": ["asc", "desc"]}}}},
+        "fields": {"type": "object", "properties": {"include": {"type": "array", "items": {"type": "string"}}, "exclude": {"type": "array", "items": {"type": "string"}}}},
         "catalog:q": {"type": "string"},
-    }});
+    }, "additionalProperties": false});
     let search = object(
         &[
             &[(
