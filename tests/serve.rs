@@ -160,6 +160,18 @@ fn serve_answers_like_the_cli() {
             "{parameter}: {documented:?}"
         );
     }
+    let body = &openapi["paths"]["/stac/search"]["post"]["requestBody"]["content"]
+        ["application/json"]["schema"]["properties"];
+    for member in [
+        "intersects",
+        "filter",
+        "filter-lang",
+        "sortby",
+        "fields",
+        "catalog:q",
+    ] {
+        assert!(body[member].is_object(), "{member}: {body}");
+    }
     let schema = |path: &str| {
         openapi["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
             ["properties"]
