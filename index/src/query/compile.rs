@@ -46,16 +46,22 @@ fn to_query(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, Query
         }
         Node::Or(any) => {
             // Globs over paths and names become one pattern, so the path dictionary is read
-            // once however many there are (a STAC search for 50 ids makes 100 of them).
-            let (globs, mut others): (Vec<&Node>, Vec<&Node>) =
-                any.iter().partition(|child| path_regex(child).is_some());
+            // once however many there are (a STAC search for 50 ids makes 50 of them).
+            let mut globs = Vec::new();
+            let mut others = Vec::new();
+            for child in any {
+                match path_regex(child) {
+                    Some(pattern) => globs.push((child, pattern)),
+                    None => others.push(child),
+                }
+            }
             let mut clauses = Vec::with_capacity(others.len() + 1);
             if globs.len() > 1 {
-                let patterns: Vec<String> = globs.iter().filter_map(|g| path_regex(g)).collect();
+                let patterns: Vec<&str> = globs.iter().map(|(_, p)| p.as_str()).collect();
                 let pattern = format!("(?:{})", patterns.join("|"));
                 clauses.push((Occur::Should, path_query(glob_matcher(&pattern)?)));
             } else {
-                others.extend(globs);
+                others.extend(globs.into_iter().map(|(child, _)| child));
             }
             for child in others {
                 clauses.push((Occur::Should, to_query(child, schema)?));
