@@ -169,7 +169,12 @@ fn vanished(error: &CatalogError) -> bool {
         error,
         CatalogError::Index(
             TantivyError::OpenReadError(OpenReadError::FileDoesNotExist(_))
-                | TantivyError::OpenDirectoryError(OpenDirectoryError::DoesNotExist(_))
+                | TantivyError::OpenDirectoryError(
+                    OpenDirectoryError::DoesNotExist(_)
+                    // tantivy checks that the path exists, then that it is a directory: a
+                    // generation removed between the two reads as no directory.
+                    | OpenDirectoryError::NotADirectory(_)
+                )
         )
     )
 }
