@@ -23,3 +23,22 @@ build_catalog() {
   cargo build --release --quiet
   catalog=$PWD/target/release/catalog
 }
+
+# Starts `catalog serve` on a free loopback port over $CATALOG_INDEX, with its output in
+# $1; sets $server (its pid) and $url, and stops it when the script exits.
+start_server() {
+  "$catalog" serve --listen 127.0.0.1:0 >"$1" 2>/dev/null &
+  server=$!
+  trap 'kill $server 2>/dev/null' EXIT
+  for _ in $(seq 600); do grep -q listening "$1" && break; sleep 0.1; done
+  url=$(sed -n 's/^listening on //p' "$1")
+}
+
+# wrk for $seconds against $url: load CONNECTIONS PATH -> "requests/s p50 p99".
+load() {
+  wrk -t2 -c"$1" -d"${seconds}s" --latency "$url$2" | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2}
+    /^ +99%/ {p99=$2}
+    END {print rps, p50, p99}'
+}

@@ -20,19 +20,8 @@ if [ ! -f "$work/archive.$files.done" ]; then
 fi
 export CATALOG_INDEX=$work/index
 "$catalog" index --root "$work/archive" >/dev/null 2>&1
-"$catalog" serve --listen 127.0.0.1:0 >"$work/serve.out" 2>/dev/null &
-server=$!
-trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 100); do grep -q listening "$work/serve.out" && break; sleep 0.1; done
-url=$(sed -n 's/^listening on //p' "$work/serve.out")
+start_server "$work/serve.out"
 
-load() { # connections path -> "requests/s p50 p99"
-  wrk -t2 -c"$1" -d"${seconds}s" --latency "$url$2" | awk '
-    /Requests\/sec/ {rps=$2}
-    /^ +50%/ {p50=$2}
-    /^ +99%/ {p99=$2}
-    END {print rps, p50, p99}'
-}
 tile='/search?q=tile:T60WWV%20AND%20sat:S2A'
 list='/filelist?q=tile:T60WWV%20AND%20sat:S2A'
 big='/filelist?q=sat:S2A%20AND%20product:MSIL1C%20AND%20date:2019'
