@@ -37,15 +37,15 @@ pub enum SortKey {
     Size,
 }
 
-/// One matching document with the facts read from its columns, before its path is fetched.
+/// One matching document and the value it sorts by, before its path is fetched. Its other
+/// facts are read from the columns again when it is handed out: a year's answer at 1.5×10^8
+/// documents holds 1.4×10^7 hits, 16 bytes each rather than 72.
 #[derive(Debug, Clone, Copy)]
 struct Hit {
     segment: SegmentOrdinal,
     doc: DocId,
-    date: Option<i64>,
-    size: Option<u64>,
-    mtime: Option<i64>,
-    state: Option<State>,
+    /// What `SortKey::Date` and `SortKey::Size` order by (see `SortKey::value`).
+    key: i64,
 }
 
 /// One file that matches a query.
@@ -92,12 +92,24 @@ pub struct Summary {
     pub tape_bytes: u64,
 }
 
+impl SortKey {
+    /// The value a hit sorts by: files without a date sort last, files without a size first,
+    /// and sorting by path leaves the order to the paths.
+    fn value(self, date: Option<i64>, size: Option<u64>) -> i64 {
+        match self {
+            SortKey::Date => date.unwrap_or(i64::MAX),
+            SortKey::Size => size.map_or(-1, |size| i64::try_from(size).unwrap_or(i64::MAX)),
+            SortKey::Path => 0,
+        }
+    }
+}
+
 impl Summary {
-    fn add(&mut self, hit: &Hit) {
-        let size = hit.size.unwrap_or(0);
+    fn add(&mut self, size: Option<u64>, state: Option<State>) {
+        let size = size.unwrap_or(0);
         self.files += 1;
         self.bytes += size;
-        match hit.state {
+        match state {
             Some(State::Disk) => {
                 self.disk_files += 1;
                 self.disk_bytes += size;
@@ -108,6 +120,16 @@ impl Summary {
             }
             None => {}
         }
+    }
+
+    fn merge(mut self, other: Summary) -> Summary {
+        self.files += other.files;
+        self.bytes += other.bytes;
+        self.disk_files += other.disk_files;
+        self.disk_bytes += other.disk_bytes;
+        self.tape_files += other.tape_files;
+        self.tape_bytes += other.tape_bytes;
+        self
     }
 }
 
@@ -318,16 +340,10 @@ impl Catalog {
         mut emit: impl FnMut(Match) -> std::io::Result<()>,
     ) -> Result<Summary> {
         const WINDOW: usize = 1 << 16;
-        let mut hits = self.searcher.search(query, &self.hit_collector())?;
-        let summary = hits.iter().fold(Summary::default(), |mut summary, hit| {
-            summary.add(hit);
-            summary
-        });
-        let key = |h: &Hit| match sort {
-            SortKey::Date => (h.date.is_none(), h.date.unwrap_or(0) as i128),
-            SortKey::Size => (false, h.size.map_or(-1, i128::from)),
-            SortKey::Path => (false, 0),
-        };
+        let (mut hits, summary) = self
+            .searcher
+            .search(query, &self.hit_collector(Some(sort)))?;
+        let key = |h: &Hit| h.key;
         hits.sort_unstable_by_key(key);
         let end = limit.map_or(hits.len(), |l| offset.saturating_add(l).min(hits.len()));
         let mut start = 0;
@@ -355,12 +371,13 @@ impl Catalog {
                         continue;
                     }
                     let hit = &window[i];
+                    let columns = &self.columns[hit.segment as usize];
                     emit(Match {
                         path: std::mem::take(&mut paths[i]),
-                        date: hit.date,
-                        size: hit.size,
-                        mtime: hit.mtime,
-                        state: hit.state,
+                        date: columns.date(hit.doc),
+                        size: columns.size.first(hit.doc),
+                        mtime: columns.mtime(hit.doc),
+                        state: columns.state(hit.doc),
                     })
                     .map_err(CatalogError::Output)?;
                 }
@@ -373,10 +390,14 @@ impl Catalog {
     /// The earliest and latest sensing dates among the matches of `query`, in seconds since
     /// the epoch; `None` when no match has a date.
     pub fn date_extent(&self, query: &dyn Query) -> Result<Option<(i64, i64)>> {
-        let hits = self.searcher.search(query, &self.hit_collector())?;
+        let (hits, _) = self
+            .searcher
+            .search(query, &self.hit_collector(Some(SortKey::Date)))?;
+        let no_date = SortKey::Date.value(None, None);
         Ok(hits
             .iter()
-            .filter_map(|h| h.date)
+            .map(|h| h.key)
+            .filter(|&date| date != no_date)
             .fold(None, |extent, date| match extent {
                 None => Some((date, date)),
                 Some((low, high)) => Some((low.min(date), high.max(date))),
@@ -385,16 +406,14 @@ impl Catalog {
 
     /// Totals over every match of `query`, without fetching paths.
     pub fn count(&self, query: &dyn Query) -> Result<Summary> {
-        let hits = self.searcher.search(query, &self.hit_collector())?;
-        Ok(hits.iter().fold(Summary::default(), |mut summary, hit| {
-            summary.add(hit);
-            summary
-        }))
+        Ok(self.searcher.search(query, &self.hit_collector(None))?.1)
     }
 
-    fn hit_collector(&self) -> HitCollector<'_> {
+    /// A collector of the matches sorted by `sort`, or with `None` of their totals only.
+    fn hit_collector(&self, sort: Option<SortKey>) -> HitCollector<'_> {
         HitCollector {
             columns: &self.columns,
+            sort,
         }
     }
 
@@ -532,24 +551,31 @@ impl Columns {
         }
     }
 
+    fn date(&self, doc: DocId) -> Option<i64> {
+        self.date.first(doc).map(|d| d.into_timestamp_secs())
+    }
+
     fn mtime(&self, doc: DocId) -> Option<i64> {
         self.mtime.first(doc).map(|d| d.into_timestamp_secs())
     }
 }
 
-/// Gathers every match with its column values.
+/// Gathers the totals of every match and, when it sorts them, the matches with their keys.
 struct HitCollector<'a> {
     columns: &'a [Columns],
+    sort: Option<SortKey>,
 }
 
 struct SegmentHits {
     segment: SegmentOrdinal,
     columns: Columns,
+    sort: Option<SortKey>,
     hits: Vec<Hit>,
+    summary: Summary,
 }
 
 impl Collector for HitCollector<'_> {
-    type Fruit = Vec<Hit>;
+    type Fruit = (Vec<Hit>, Summary);
     type Child = SegmentHits;
 
     fn for_segment(
@@ -560,7 +586,9 @@ impl Collector for HitCollector<'_> {
         Ok(SegmentHits {
             segment,
             columns: self.columns[segment as usize].clone(),
+            sort: self.sort,
             hits: Vec::new(),
+            summary: Summary::default(),
         })
     }
 
@@ -568,27 +596,41 @@ impl Collector for HitCollector<'_> {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
-        Ok(fruits.concat())
+    fn merge_fruits(
+        &self,
+        fruits: Vec<(Vec<Hit>, Summary)>,
+    ) -> tantivy::Result<(Vec<Hit>, Summary)> {
+        let mut hits = Vec::with_capacity(fruits.iter().map(|(hits, _)| hits.len()).sum());
+        let mut summary = Summary::default();
+        for (segment_hits, segment_summary) in fruits {
+            hits.extend_from_slice(&segment_hits);
+            summary = summary.merge(segment_summary);
+        }
+        Ok((hits, summary))
     }
 }
 
 impl SegmentCollector for SegmentHits {
-    type Fruit = Vec<Hit>;
+    type Fruit = (Vec<Hit>, Summary);
 
     fn collect(&mut self, doc: DocId, _score: Score) {
         let columns = &self.columns;
-        self.hits.push(Hit {
-            segment: self.segment,
-            doc,
-            date: columns.date.first(doc).map(|d| d.into_timestamp_secs()),
-            size: columns.size.first(doc),
-            mtime: columns.mtime(doc),
-            state: columns.state(doc),
-        });
+        let size = columns.size.first(doc);
+        self.summary.add(size, columns.state(doc));
+        if let Some(sort) = self.sort {
+            let date = match sort {
+                SortKey::Date => columns.date(doc),
+                SortKey::Size | SortKey::Path => None,
+            };
+            self.hits.push(Hit {
+                segment: self.segment,
+                doc,
+                key: sort.value(date, size),
+            });
+        }
     }
 
-    fn harvest(self) -> Vec<Hit> {
-        self.hits
+    fn harvest(self) -> (Vec<Hit>, Summary) {
+        (self.hits, self.summary)
     }
 }
