@@ -21,7 +21,7 @@ use crate::fingerprints::FingerprintSet;
 use crate::layout::{BuildInfo, BuildLock, Freshness, IndexDir, RootCount};
 use crate::list::{ListError, ListReader};
 use crate::record::{collection_of, path_hash, FileRecord};
-use crate::schema::{CatalogSchema, SCHEMA_VERSION};
+use crate::schema::{calendar_term, CatalogSchema, Period, SCHEMA_VERSION};
 use crate::search::{is_below, is_within, Catalog, IndexedFile};
 use crate::sentinel::parse_name;
 use crate::time::now_rfc3339;
@@ -121,7 +121,14 @@ pub fn document(schema: &CatalogSchema, record: &FileRecord) -> (TantivyDocument
             Some(FieldValue::Text(text)) => doc.add_text(handle, text),
             Some(FieldValue::Number(number)) => doc.add_u64(handle, number),
             Some(FieldValue::Date(seconds)) => {
-                doc.add_date(handle, DateTime::from_timestamp_secs(seconds))
+                doc.add_date(handle, DateTime::from_timestamp_secs(seconds));
+                let calendar = schema.calendar(field.name);
+                let date = time::OffsetDateTime::from_unix_timestamp(seconds).ok();
+                if let (Some(calendar), Some(date)) = (calendar, date) {
+                    for period in [Period::Year, Period::Month, Period::Day] {
+                        doc.add_text(calendar, calendar_term(date.date(), period));
+                    }
+                }
             }
             None => {}
         }

@@ -87,6 +87,10 @@ pub struct FieldDef {
     pub rule: QueryRule,
     /// The STAC item property holding it, if items show it.
     pub stac_property: Option<&'static str>,
+    /// For a date: whether its calendar year, month and day are also indexed as terms, so that
+    /// a range of whole days, months or years reads those terms' documents instead of
+    /// scanning the column of every document (see `schema::CatalogSchema::calendar`).
+    pub calendar: bool,
     /// Reads its value from a file's facts: see [`FieldDef::value`].
     read: ValueOf,
 }
@@ -98,6 +102,7 @@ pub const PATH: FieldDef = FieldDef {
     column: true,
     rule: QueryRule::Plain,
     stac_property: None,
+    calendar: false,
     read: |f| Some(FieldValue::Text(&f.record.path)),
 };
 
@@ -108,6 +113,7 @@ pub const NAME: FieldDef = FieldDef {
     column: false,
     rule: QueryRule::Plain,
     stac_property: None,
+    calendar: false,
     read: |f| Some(FieldValue::Text(f.name)),
 };
 
@@ -176,8 +182,11 @@ pub const BASELINE: FieldDef = FieldDef {
     })
 };
 
-/// The sensing start.
-pub const DATE: FieldDef = date("date", Some("datetime"), |f| seconds(f.product?.date));
+/// The sensing start, which most queries narrow by.
+pub const DATE: FieldDef = FieldDef {
+    calendar: true,
+    ..date("date", Some("datetime"), |f| seconds(f.product?.date))
+};
 
 /// The sensing stop.
 pub const END: FieldDef = date("end", Some("end_datetime"), |f| seconds(f.product?.end));
@@ -226,6 +235,7 @@ const fn keyword(
         column: false,
         rule: QueryRule::Plain,
         stac_property,
+        calendar: false,
         read,
     }
 }
@@ -241,6 +251,7 @@ const fn number(
         column: true,
         rule: QueryRule::Plain,
         stac_property,
+        calendar: false,
         read,
     }
 }
@@ -252,6 +263,7 @@ const fn date(name: &'static str, stac_property: Option<&'static str>, read: Val
         column: true,
         rule: QueryRule::Plain,
         stac_property,
+        calendar: false,
         read,
     }
 }

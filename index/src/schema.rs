@@ -13,7 +13,7 @@ use tantivy::Index;
 
 /// Version of the on-disk layout; bumped whenever fields or their indexing change, so an old index
 /// is rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Tokenizer of `name`: see [`NameTokenizer`].
 const NAME_TOKENIZER: &str = "catalog_name";
@@ -55,6 +55,30 @@ pub struct CatalogSchema {
     pub name: Field,
     /// The handle of each field of [`fields::FIELDS`], in its order.
     handles: Vec<Field>,
+    /// For each field of [`fields::FIELDS`] with a calendar, the handle of its companion field
+    /// `<name>_calendar`, which holds the terms of [`calendar_term`] for each of its values.
+    calendars: Vec<Option<Field>>,
+}
+
+/// A calendar period of a date: see [`calendar_term`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// `2019`.
+    Year,
+    /// `2019-03`.
+    Month,
+    /// `2019-03-01`.
+    Day,
+}
+
+/// The term of the `period` that holds `date`, as a calendar field indexes it.
+pub fn calendar_term(date: time::Date, period: Period) -> String {
+    let (year, month, day) = (date.year(), u8::from(date.month()), date.day());
+    match period {
+        Period::Year => format!("{year:04}"),
+        Period::Month => format!("{year:04}-{month:02}"),
+        Period::Day => format!("{year:04}-{month:02}-{day:02}"),
+    }
 }
 
 impl CatalogSchema {
@@ -110,11 +134,23 @@ impl CatalogSchema {
                 }
             })
             .collect();
+        let calendars = fields::FIELDS
+            .iter()
+            .map(|field| {
+                field.calendar.then(|| {
+                    builder.add_text_field(
+                        &format!("{}_calendar", field.name),
+                        TextOptions::default().set_indexing_options(indexed("raw")),
+                    )
+                })
+            })
+            .collect();
         CatalogSchema {
             schema: builder.build(),
             path: handles[PATH_POSITION],
             name: handles[NAME_POSITION],
             handles,
+            calendars,
         }
     }
 
@@ -124,6 +160,12 @@ impl CatalogSchema {
             .iter()
             .position(|f| f.name == name)
             .map(|i| self.handles[i])
+    }
+
+    /// The companion field holding the calendar terms of the field `name`, if it has one.
+    pub fn calendar(&self, name: &str) -> Option<Field> {
+        let position = fields::FIELDS.iter().position(|f| f.name == name)?;
+        self.calendars[position]
     }
 
     /// Every field of the table with its handle, in the table's order.

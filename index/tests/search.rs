@@ -265,3 +265,108 @@ fn values_collections_and_date_extents() {
     let none = catalog.compile(&Node::exact("sat", "S3B")).unwrap();
     assert_eq!(catalog.date_extent(none.as_ref()).unwrap(), None);
 }
+
+/// Date ranges read the calendar terms of whole years, months and days and the column for
+/// partial days: every kind of range is checked against the sensing times themselves.
+#[test]
+fn date_ranges_through_the_calendar_match_exactly_the_instants_inside() {
+    let stamps = [
+        "2018-12-31T23:59:59Z",
+        "2019-01-01T00:00:00Z",
+        "2019-01-01T00:00:01Z",
+        "2019-02-28T12:00:00Z",
+        "2019-03-01T00:00:00Z",
+        "2019-03-01T10:10:10Z",
+        "2019-03-04T23:59:59Z",
+        "2019-03-05T00:00:00Z",
+        "2019-12-31T23:59:59Z",
+        "2020-01-01T00:00:00Z",
+        "2020-02-29T06:00:00Z",
+        "2021-06-15T12:00:00Z",
+    ];
+    let archive = Archive::new();
+    let mut list = String::new();
+    let mut products = Vec::new();
+    for stamp in stamps {
+        let compact: String = stamp
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let compact = compact.trim_end_matches('Z');
+        let name = format!("S2A_MSIL1C_{compact}_N0204_R122_T31NFF_{compact}.zip");
+        let path = format!("/archive/{}", product_path("s2a_prd_msil1c", &name));
+        list.push_str(&format!("4096 1686823200.5 0 {path}\n"));
+        products.push((parse_rfc3339(stamp).unwrap(), path));
+    }
+    archive.build_list(&list, &Default::default()).unwrap();
+    let cases = [
+        ("date:2019", "2019-01-01T00:00:00Z", "2020-01-01T00:00:00Z"),
+        (
+            "date:2019-03",
+            "2019-03-01T00:00:00Z",
+            "2019-04-01T00:00:00Z",
+        ),
+        (
+            "date:2019-03-01",
+            "2019-03-01T00:00:00Z",
+            "2019-03-02T00:00:00Z",
+        ),
+        (
+            "date:[2019-03-01 TO 2019-03-04]",
+            "2019-03-01T00:00:00Z",
+            "2019-03-05T00:00:00Z",
+        ),
+        (
+            "date:[2015 TO 2025]",
+            "2015-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+        ),
+        (
+            "date:[2018-12-31T23:59:59Z TO 2019-03-01T10:10:10Z]",
+            "2018-12-31T23:59:59Z",
+            "2019-03-01T10:10:11Z",
+        ),
+        (
+            "date:[2019-01-01T00:00:01Z TO 2019-01-01T00:00:01Z]",
+            "2019-01-01T00:00:01Z",
+            "2019-01-01T00:00:02Z",
+        ),
+        (
+            "date:[2019-02-28T12:00:00Z TO 2019-03-01T00:00:00Z]",
+            "2019-02-28T12:00:00Z",
+            "2019-03-01T00:00:01Z",
+        ),
+        (
+            "date:[2019-03-04T23:59:59Z TO 2020-02-29]",
+            "2019-03-04T23:59:59Z",
+            "2020-03-01T00:00:00Z",
+        ),
+        (
+            "date:>=2019-03-05",
+            "2019-03-05T00:00:00Z",
+            "9999-01-01T00:00:00Z",
+        ),
+        (
+            "date:<2019-03",
+            "0001-01-01T00:00:00Z",
+            "2019-03-01T00:00:00Z",
+        ),
+    ];
+    for (query, low, high) in cases {
+        let (low, high) = (parse_rfc3339(low).unwrap(), parse_rfc3339(high).unwrap());
+        let mut expected: Vec<String> = products
+            .iter()
+            .filter(|(instant, _)| low <= *instant && *instant < high)
+            .map(|(_, path)| path.clone())
+            .collect();
+        expected.sort();
+        assert!(!expected.is_empty(), "{query} should match some product");
+        assert_eq!(archive.paths(query), expected, "{query}");
+        let negated = format!("sat:S2A AND NOT {query}");
+        assert_eq!(
+            archive.paths(&negated).len(),
+            stamps.len() - expected.len(),
+            "{negated}"
+        );
+    }
+}

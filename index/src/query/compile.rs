@@ -7,14 +7,14 @@ use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{BitSet, DateTime, DocId, SegmentReader, Term};
-use time::OffsetDateTime;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::dates::date_span;
 use super::glob::glob_to_regex;
 use super::limits::check_limits;
 use super::{error, last_line, parse, Node, QueryError, Value};
 use crate::fields::{self, FieldDef, FieldKind, QueryRule};
-use crate::schema::CatalogSchema;
+use crate::schema::{calendar_term, CatalogSchema, Period};
 
 /// Turns query text into a tantivy query over the catalog schema.
 pub fn compile(text: &str, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
@@ -200,7 +200,7 @@ fn clause_query(
         }
         (FieldKind::Keyword, _) => keyword_query(field, handle, value),
         (FieldKind::Number, _) => number_query(field, handle, value),
-        (FieldKind::Date, _) => date_query(name, handle, value),
+        (FieldKind::Date, _) => date_query(name, handle, schema.calendar(name), value),
     }
 }
 
@@ -336,7 +336,12 @@ fn map_bound<T>(
     })
 }
 
-fn date_query(name: &str, field: Field, value: &Value) -> Result<Box<dyn Query>, QueryError> {
+fn date_query(
+    name: &str,
+    field: Field,
+    calendar: Option<Field>,
+    value: &Value,
+) -> Result<Box<dyn Query>, QueryError> {
     let span = |v: &String| {
         date_span(v).ok_or_else(|| QueryError {
             problem: format!("{name} takes a date such as 2023, 2023-06, 2023-06-15 or 2023-06-15T10:00:00Z, not '{v}'"),
@@ -354,28 +359,107 @@ fn date_query(name: &str, field: Field, value: &Value) -> Result<Box<dyn Query>,
         Value::Exists => (Bound::Unbounded, Bound::Unbounded),
         Value::Exact(v) => {
             let (start, end) = span(v)?;
-            (Bound::Included(term(start)), Bound::Excluded(term(end)))
+            (Bound::Included(start), Bound::Excluded(end))
         }
         Value::Range(low, high) => {
             let low = match low {
-                Bound::Included(v) => Bound::Included(term(span(v)?.0)),
-                Bound::Excluded(v) => Bound::Included(term(span(v)?.1)),
+                Bound::Included(v) => Bound::Included(span(v)?.0),
+                Bound::Excluded(v) => Bound::Included(span(v)?.1),
                 Bound::Unbounded => Bound::Unbounded,
             };
             let high = match high {
-                Bound::Included(v) => Bound::Excluded(term(span(v)?.1)),
-                Bound::Excluded(v) => Bound::Excluded(term(span(v)?.0)),
+                Bound::Included(v) => Bound::Excluded(span(v)?.1),
+                Bound::Excluded(v) => Bound::Excluded(span(v)?.0),
                 Bound::Unbounded => Bound::Unbounded,
             };
             (low, high)
         }
     };
+    if let (Some(calendar), Bound::Included(low), Bound::Excluded(high)) = (calendar, low, high) {
+        if let Some(query) = calendar_query(calendar, low, high, &term) {
+            return Ok(query);
+        }
+    }
     let low = match low {
         // A range names its field through its bounds: an open one starts at the earliest date.
         Bound::Unbounded => Bound::Included(Term::from_field_date(field, DateTime::MIN)),
-        bound => bound,
+        bound => bound.map(term),
     };
-    Ok(Box::new(RangeQuery::new(low, high)))
+    Ok(Box::new(RangeQuery::new(low, high.map(term))))
+}
+
+/// The range `[low, high)` through the calendar terms of its field: each whole year, month
+/// and day inside it by its term, and a partial day at either end by that day's term and the
+/// range on the column. A range on the column alone tests every document of the index (some
+/// 10^8); the terms' documents are those of the range, plus at most two days' worth. `None`
+/// when the range lies beyond tantivy's dates or would take more than `MAX_TERMS` terms.
+fn calendar_query(
+    calendar: Field,
+    low: OffsetDateTime,
+    high: OffsetDateTime,
+    column_term: &dyn Fn(OffsetDateTime) -> Term,
+) -> Option<Box<dyn Query>> {
+    const MAX_TERMS: usize = 256;
+    let supported = 1678..=2261;
+    if low >= high || !supported.contains(&low.year()) || !supported.contains(&high.year()) {
+        return None;
+    }
+    let midnight = |date: Date| PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc();
+    let period = |date: Date, period: Period| -> Box<dyn Query> {
+        term_query(Term::from_field_text(
+            calendar,
+            &calendar_term(date, period),
+        ))
+    };
+    let partial_day = |from: OffsetDateTime, to: OffsetDateTime| -> Box<dyn Query> {
+        let range = RangeQuery::new(
+            Bound::Included(column_term(from)),
+            Bound::Excluded(column_term(to)),
+        );
+        Box::new(BooleanQuery::new(vec![
+            (Occur::Must, period(from.date(), Period::Day)),
+            (Occur::Must, Box::new(range)),
+        ]))
+    };
+    let mut pieces = Vec::new();
+    let mut whole = low.date();
+    if low != midnight(low.date()) {
+        whole = low.date().next_day()?;
+        pieces.push(partial_day(low, high.min(midnight(whole))));
+    }
+    let whole_end = high.date();
+    while whole < whole_end {
+        let next_year = Date::from_calendar_date(whole.year() + 1, Month::January, 1).ok()?;
+        let next_month = {
+            let (year, month) = match whole.month() {
+                Month::December => (whole.year() + 1, Month::January),
+                month => (whole.year(), month.next()),
+            };
+            Date::from_calendar_date(year, month, 1).ok()?
+        };
+        let (kind, next) = if whole.ordinal() == 1 && next_year <= whole_end {
+            (Period::Year, next_year)
+        } else if whole.day() == 1 && next_month <= whole_end {
+            (Period::Month, next_month)
+        } else {
+            (Period::Day, whole.next_day()?)
+        };
+        pieces.push(period(whole, kind));
+        whole = next;
+        if pieces.len() > MAX_TERMS {
+            return None;
+        }
+    }
+    if high != midnight(high.date()) && high.date() >= whole {
+        pieces.push(partial_day(low.max(midnight(high.date())), high));
+    }
+    Some(if pieces.len() == 1 {
+        pieces.remove(0)
+    } else {
+        Box::new(BooleanQuery::new(
+            pieces.into_iter().map(|q| (Occur::Should, q)).collect(),
+        ))
+    })
 }
 
 #[cfg(test)]
