@@ -37,15 +37,36 @@ pub enum SortKey {
     Size,
 }
 
-/// One matching document and the value it sorts by, before its path is fetched. Its other
-/// facts are read from the columns again when it is handed out: a year's answer at 1.5×10^8
-/// documents holds 1.4×10^7 hits, 16 bytes each rather than 72.
+/// One matching document with the facts read from its columns, before its path is fetched.
+/// Absent values are kept as values no file has, not as `Option`s: a year's answer at
+/// 1.5×10^8 documents holds 1.4×10^7 hits, 40 bytes each rather than 72. The facts are read
+/// while collecting, in document order; reading them again in the answer's order, when each
+/// is handed out, made a streamed year 40% slower (16.2 s instead of 11.6 s).
 #[derive(Debug, Clone, Copy)]
 struct Hit {
     segment: SegmentOrdinal,
     doc: DocId,
-    /// What `SortKey::Date` and `SortKey::Size` order by (see `SortKey::value`).
-    key: i64,
+    date: i64,
+    size: u64,
+    mtime: i64,
+    state: Option<State>,
+}
+
+const NO_INSTANT: i64 = i64::MIN;
+const NO_SIZE: u64 = u64::MAX;
+
+impl Hit {
+    fn date(&self) -> Option<i64> {
+        (self.date != NO_INSTANT).then_some(self.date)
+    }
+
+    fn size(&self) -> Option<u64> {
+        (self.size != NO_SIZE).then_some(self.size)
+    }
+
+    fn mtime(&self) -> Option<i64> {
+        (self.mtime != NO_INSTANT).then_some(self.mtime)
+    }
 }
 
 /// One file that matches a query.
@@ -340,10 +361,8 @@ impl Catalog {
         mut emit: impl FnMut(Match) -> std::io::Result<()>,
     ) -> Result<Summary> {
         const WINDOW: usize = 1 << 16;
-        let (mut hits, summary) = self
-            .searcher
-            .search(query, &self.hit_collector(Some(sort)))?;
-        let key = |h: &Hit| h.key;
+        let (mut hits, summary) = self.searcher.search(query, &self.hit_collector(true))?;
+        let key = |h: &Hit| sort.value(h.date(), h.size());
         hits.sort_unstable_by_key(key);
         let end = limit.map_or(hits.len(), |l| offset.saturating_add(l).min(hits.len()));
         let mut start = 0;
@@ -371,13 +390,12 @@ impl Catalog {
                         continue;
                     }
                     let hit = &window[i];
-                    let columns = &self.columns[hit.segment as usize];
                     emit(Match {
                         path: std::mem::take(&mut paths[i]),
-                        date: columns.date(hit.doc),
-                        size: columns.size.first(hit.doc),
-                        mtime: columns.mtime(hit.doc),
-                        state: columns.state(hit.doc),
+                        date: hit.date(),
+                        size: hit.size(),
+                        mtime: hit.mtime(),
+                        state: hit.state,
                     })
                     .map_err(CatalogError::Output)?;
                 }
@@ -390,14 +408,10 @@ impl Catalog {
     /// The earliest and latest sensing dates among the matches of `query`, in seconds since
     /// the epoch; `None` when no match has a date.
     pub fn date_extent(&self, query: &dyn Query) -> Result<Option<(i64, i64)>> {
-        let (hits, _) = self
-            .searcher
-            .search(query, &self.hit_collector(Some(SortKey::Date)))?;
-        let no_date = SortKey::Date.value(None, None);
+        let (hits, _) = self.searcher.search(query, &self.hit_collector(true))?;
         Ok(hits
             .iter()
-            .map(|h| h.key)
-            .filter(|&date| date != no_date)
+            .filter_map(Hit::date)
             .fold(None, |extent, date| match extent {
                 None => Some((date, date)),
                 Some((low, high)) => Some((low.min(date), high.max(date))),
@@ -406,14 +420,14 @@ impl Catalog {
 
     /// Totals over every match of `query`, without fetching paths.
     pub fn count(&self, query: &dyn Query) -> Result<Summary> {
-        Ok(self.searcher.search(query, &self.hit_collector(None))?.1)
+        Ok(self.searcher.search(query, &self.hit_collector(false))?.1)
     }
 
-    /// A collector of the matches sorted by `sort`, or with `None` of their totals only.
-    fn hit_collector(&self, sort: Option<SortKey>) -> HitCollector<'_> {
+    /// A collector of the matches' totals and, with `keep_hits`, of the matches.
+    fn hit_collector(&self, keep_hits: bool) -> HitCollector<'_> {
         HitCollector {
             columns: &self.columns,
-            sort,
+            keep_hits,
         }
     }
 
@@ -560,16 +574,16 @@ impl Columns {
     }
 }
 
-/// Gathers the totals of every match and, when it sorts them, the matches with their keys.
+/// Gathers the totals of every match and, if asked, the matches with their facts.
 struct HitCollector<'a> {
     columns: &'a [Columns],
-    sort: Option<SortKey>,
+    keep_hits: bool,
 }
 
 struct SegmentHits {
     segment: SegmentOrdinal,
     columns: Columns,
-    sort: Option<SortKey>,
+    keep_hits: bool,
     hits: Vec<Hit>,
     summary: Summary,
 }
@@ -586,7 +600,7 @@ impl Collector for HitCollector<'_> {
         Ok(SegmentHits {
             segment,
             columns: self.columns[segment as usize].clone(),
-            sort: self.sort,
+            keep_hits: self.keep_hits,
             hits: Vec::new(),
             summary: Summary::default(),
         })
@@ -616,16 +630,16 @@ impl SegmentCollector for SegmentHits {
     fn collect(&mut self, doc: DocId, _score: Score) {
         let columns = &self.columns;
         let size = columns.size.first(doc);
-        self.summary.add(size, columns.state(doc));
-        if let Some(sort) = self.sort {
-            let date = match sort {
-                SortKey::Date => columns.date(doc),
-                SortKey::Size | SortKey::Path => None,
-            };
+        let state = columns.state(doc);
+        self.summary.add(size, state);
+        if self.keep_hits {
             self.hits.push(Hit {
                 segment: self.segment,
                 doc,
-                key: sort.value(date, size),
+                date: columns.date(doc).unwrap_or(NO_INSTANT),
+                size: size.unwrap_or(NO_SIZE),
+                mtime: columns.mtime(doc).unwrap_or(NO_INSTANT),
+                state,
             });
         }
     }
