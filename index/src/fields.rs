@@ -81,7 +81,10 @@ pub struct FieldDef {
     /// How it is queried and indexed.
     pub kind: FieldKind,
     /// Whether it is also a column (a fast field): numbers and dates always are, the path is
-    /// nothing else, and `state` is one because every answer's summary reads it.
+    /// nothing else, `state` is one because every answer's summary reads it, and keywords of
+    /// few values are, so that a conjunction checks a broad one (`sat:S2A`, a quarter of the
+    /// archive) in its column instead of seeking through its postings (see
+    /// `query::conjunction`).
     pub column: bool,
     /// How query values are read.
     pub rule: QueryRule,
@@ -118,32 +121,35 @@ pub const NAME: FieldDef = FieldDef {
 };
 
 /// The collection directory.
-pub const COLLECTION: FieldDef = keyword("collection", Some("catalog:collection"), |f| {
-    f.collection.map(FieldValue::Text)
-});
+pub const COLLECTION: FieldDef =
+    few_values(keyword("collection", Some("catalog:collection"), |f| {
+        f.collection.map(FieldValue::Text)
+    }));
 
 /// The mission.
-pub const MISSION: FieldDef = keyword("mission", Some("constellation"), |f| {
+pub const MISSION: FieldDef = few_values(keyword("mission", Some("constellation"), |f| {
     text(f.product?.mission.as_deref())
-});
+}));
 
 /// The satellite.
-pub const SAT: FieldDef = keyword("sat", Some("platform"), |f| text(f.product?.sat.as_deref()));
+pub const SAT: FieldDef = few_values(keyword("sat", Some("platform"), |f| {
+    text(f.product?.sat.as_deref())
+}));
 
 /// The product type.
-pub const PRODUCT: FieldDef = keyword("product", Some("product:type"), |f| {
+pub const PRODUCT: FieldDef = few_values(keyword("product", Some("product:type"), |f| {
     text(f.product?.product.as_deref())
-});
+}));
 
 /// The processing level.
-pub const LEVEL: FieldDef = keyword("level", Some("processing:level"), |f| {
+pub const LEVEL: FieldDef = few_values(keyword("level", Some("processing:level"), |f| {
     text(f.product?.level.as_deref())
-});
+}));
 
 /// The Sentinel-1 beam mode.
-pub const MODE: FieldDef = keyword("mode", Some("sar:instrument_mode"), |f| {
+pub const MODE: FieldDef = few_values(keyword("mode", Some("sar:instrument_mode"), |f| {
     text(f.product?.mode.as_deref())
-});
+}));
 
 /// The Sentinel-2 MGRS tile.
 pub const TILE: FieldDef = FieldDef {
@@ -204,11 +210,10 @@ pub const MTIME: FieldDef = date("mtime", None, |f| f.record.mtime.map(FieldValu
 
 /// On disk or on tape.
 pub const STATE: FieldDef = FieldDef {
-    column: true,
     rule: QueryRule::OneOf(&[State::Disk.as_str(), State::Tape.as_str()]),
-    ..keyword("state", Some("catalog:state"), |f| {
+    ..few_values(keyword("state", Some("catalog:state"), |f| {
         f.record.state.map(|s| FieldValue::Text(s.as_str()))
-    })
+    }))
 };
 
 /// Every queryable field in the order users see them.
@@ -237,6 +242,14 @@ const fn keyword(
         stac_property,
         calendar: false,
         read,
+    }
+}
+
+/// A keyword of few values, which is also a column.
+const fn few_values(keyword: FieldDef) -> FieldDef {
+    FieldDef {
+        column: true,
+        ..keyword
     }
 }
 

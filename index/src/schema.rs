@@ -13,7 +13,7 @@ use tantivy::Index;
 
 /// Version of the on-disk layout; bumped whenever fields or their indexing change, so an old index
 /// is rebuilt rather than misread.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Tokenizer of `name`: see [`NameTokenizer`].
 const NAME_TOKENIZER: &str = "catalog_name";

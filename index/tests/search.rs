@@ -5,6 +5,7 @@ mod common;
 
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
+use catalog_index::build::BuildOptions;
 use catalog_index::query::{escape_glob, Node};
 use catalog_index::search::SortKey;
 use catalog_index::time::parse_rfc3339;
@@ -369,4 +370,125 @@ fn date_ranges_through_the_calendar_match_exactly_the_instants_inside() {
             "{negated}"
         );
     }
+}
+
+#[test]
+fn conjunctions_answer_the_same_whether_keywords_lead_or_are_checked_in_their_columns() {
+    // Skewed like the archive: most files are of one satellite and product, a tile is rare,
+    // and one collection directory is spelled in capitals (its column keeps the spelling,
+    // its terms do not).
+    struct File {
+        path: String,
+        sat: &'static str,
+        product: &'static str,
+        tile: &'static str,
+        year: u32,
+        collection: String,
+        tape: bool,
+    }
+    let mut files = Vec::new();
+    for i in 0..600u32 {
+        let sat = if i % 10 < 8 { "S2A" } else { "S2B" };
+        let product = if i % 3 == 0 { "MSIL2A" } else { "MSIL1C" };
+        let tile = if i % 7 == 0 { "T60WWV" } else { "T31NFF" };
+        let year = 2018 + i % 2;
+        let collection = format!("{}_prd_{}", sat.to_lowercase(), product.to_lowercase());
+        let collection = if i % 5 == 0 {
+            collection.to_uppercase()
+        } else {
+            collection
+        };
+        let stamp = format!(
+            "{year}0{}0{}T10{:02}{:02}",
+            1 + i % 9,
+            1 + i % 8,
+            i / 60,
+            i % 60
+        );
+        let name = format!("{sat}_{product}_{stamp}_N0204_R122_{tile}_{stamp}.zip");
+        files.push(File {
+            path: format!("/archive/{}", product_path(&collection, &name)),
+            sat,
+            product,
+            tile,
+            year,
+            collection: collection.to_lowercase(),
+            tape: i % 4 == 0,
+        });
+    }
+    let line = |f: &File| {
+        format!(
+            "1000 1686823200 {} {}\n",
+            if f.tape { 0 } else { 8 },
+            f.path
+        )
+    };
+    let archive = Archive::new();
+    // Two segments and a deletion: an update adds the S2B files of 2019, which it finds on
+    // disk, and removes a file of the first build, which it does not.
+    let (mut later, mut files): (Vec<File>, Vec<File>) = files
+        .into_iter()
+        .partition(|f| f.sat == "S2B" && f.year == 2019);
+    let first: String = files.iter().map(line).collect();
+    archive.build_list(&first, &Default::default()).unwrap();
+    let gone = files.remove(0);
+    for file in &mut later {
+        let relative = file.path.trim_start_matches("/archive/").to_string();
+        file.path = archive.disk_file(&relative, 1000);
+        file.tape = false;
+    }
+    let update: String = later.iter().chain([&gone]).map(line).collect();
+    let options = BuildOptions {
+        update: true,
+        ..Default::default()
+    };
+    archive.build_list(&update, &options).unwrap();
+    files.extend(later);
+    type Wanted = fn(&File) -> bool;
+    let cases: Vec<(&str, Wanted)> = vec![
+        ("tile:T60WWV AND sat:S2A", |f| {
+            f.tile == "T60WWV" && f.sat == "S2A"
+        }),
+        ("sat:S2B AND product:MSIL1C", |f| {
+            f.sat == "S2B" && f.product == "MSIL1C"
+        }),
+        ("product:msil1c AND sat:s2b", |f| {
+            f.sat == "S2B" && f.product == "MSIL1C"
+        }),
+        ("sat:S2A AND date:2019", |f| {
+            f.sat == "S2A" && f.year == 2019
+        }),
+        ("sat:S2A AND state:tape", |f| f.sat == "S2A" && f.tape),
+        (
+            "collection:S2A_PRD_MSIL1C AND tile:T60WWV AND NOT state:tape",
+            |f| f.collection == "s2a_prd_msil1c" && f.tile == "T60WWV" && !f.tape,
+        ),
+        ("mission:S2 AND sat:S2A AND product:MSIL2A", |f| {
+            f.sat == "S2A" && f.product == "MSIL2A"
+        }),
+        ("sat:S2C AND tile:T60WWV", |_| false),
+        ("tile:T60WWV AND sat:S2B AND date:2019", |f| {
+            f.tile == "T60WWV" && f.sat == "S2B" && f.year == 2019
+        }),
+    ];
+    for (query, wanted) in cases {
+        let mut expected: Vec<String> = files
+            .iter()
+            .filter(|f| wanted(f))
+            .map(|f| f.path.clone())
+            .collect();
+        expected.sort();
+        assert!(!expected.is_empty() || query.contains("S2C"), "{query}");
+        assert_eq!(archive.paths(query), expected, "{query}");
+    }
+    // A state the field does not take is refused inside a conjunction as alone.
+    let message = archive
+        .catalog()
+        .parse("sat:S2A AND state:lost")
+        .err()
+        .unwrap();
+    assert!(
+        message.to_string().contains("'disk' or 'tape'"),
+        "{message}"
+    );
 }

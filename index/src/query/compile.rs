@@ -9,6 +9,7 @@ use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{BitSet, DateTime, DocId, SegmentReader, Term};
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
+use super::conjunction::{Conjunction, KeywordCheck};
 use super::dates::date_span;
 use super::glob::glob_to_regex;
 use super::limits::check_limits;
@@ -33,11 +34,21 @@ fn to_query(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, Query
     match node {
         Node::And(all) => {
             let mut clauses = Vec::with_capacity(all.len());
+            let mut leads = Vec::new();
+            let mut checks = Vec::new();
             for child in all {
                 match child {
                     Node::Not(inner) => clauses.push((Occur::MustNot, to_query(inner, schema)?)),
-                    _ => clauses.push((Occur::Must, to_query(child, schema)?)),
+                    _ => match keyword_check(child, schema)? {
+                        Some(check) => checks.push(check),
+                        None => leads.push(to_query(child, schema)?),
+                    },
                 }
+            }
+            if checks.is_empty() {
+                clauses.extend(leads.into_iter().map(|lead| (Occur::Must, lead)));
+            } else {
+                clauses.push((Occur::Must, Box::new(Conjunction { leads, checks })));
             }
             if clauses.iter().all(|(occur, _)| *occur == Occur::MustNot) {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -220,6 +231,46 @@ fn normalize_keyword(field: &FieldDef, value: &str) -> String {
     }
 }
 
+/// The term of an exact keyword value: normalized, and checked against the values the field
+/// takes.
+fn keyword_term(field: &FieldDef, value: &str) -> Result<String, QueryError> {
+    let value = normalize_keyword(field, value);
+    if let QueryRule::OneOf(allowed) = field.rule {
+        if !allowed.contains(&value.as_str()) {
+            let allowed: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+            return error(format!(
+                "{} is {}, not '{value}'",
+                field.name,
+                allowed.join(" or ")
+            ));
+        }
+    }
+    Ok(value)
+}
+
+/// An exact value of a keyword that is also a column, as a member of a conjunction may check
+/// it; `None` for any other node.
+fn keyword_check(node: &Node, schema: &CatalogSchema) -> Result<Option<KeywordCheck>, QueryError> {
+    let Node::Clause {
+        field: Some(name),
+        value: Value::Exact(value),
+    } = node
+    else {
+        return Ok(None);
+    };
+    let Some((field, handle)) = schema.fields().find(|(field, _)| field.name == name) else {
+        return Ok(None);
+    };
+    if field.kind != FieldKind::Keyword || !field.column {
+        return Ok(None);
+    }
+    Ok(Some(KeywordCheck {
+        name: field.name,
+        handle,
+        value: keyword_term(field, value)?,
+    }))
+}
+
 fn keyword_query(
     field: &FieldDef,
     handle: Field,
@@ -228,20 +279,10 @@ fn keyword_query(
     match value {
         Value::Glob(v) => regex_query(&glob_to_regex(&v.to_lowercase(), ".*"), handle),
         Value::Exists => regex_query(".*", handle),
-        Value::Exact(v) => {
-            let v = normalize_keyword(field, v);
-            if let QueryRule::OneOf(allowed) = field.rule {
-                if !allowed.contains(&v.as_str()) {
-                    let allowed: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
-                    return error(format!(
-                        "{} is {}, not '{v}'",
-                        field.name,
-                        allowed.join(" or ")
-                    ));
-                }
-            }
-            Ok(term_query(Term::from_field_text(handle, &v)))
-        }
+        Value::Exact(v) => Ok(term_query(Term::from_field_text(
+            handle,
+            &keyword_term(field, v)?,
+        ))),
         Value::Range(low, high) => {
             let term = |v: &String| Term::from_field_text(handle, &normalize_keyword(field, v));
             let low = match low.as_ref().map(term) {

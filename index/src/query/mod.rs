@@ -13,6 +13,7 @@
 //! tantivy query), [`limits`], globs and dates.
 
 mod compile;
+mod conjunction;
 mod dates;
 mod glob;
 pub mod limits;
