@@ -13,7 +13,8 @@ use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::Query;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
-    DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal, SegmentReader,
+    DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal,
+    SegmentReader, COLLECT_BLOCK_BUFFER_LEN,
 };
 
 use crate::directory::ReadOnlyDirectory;
@@ -554,23 +555,30 @@ impl Columns {
     }
 
     fn state(&self, doc: DocId) -> Option<State> {
-        let (column, disk, tape) = self.state.as_ref()?;
-        let ord = column.term_ords(doc).next()?;
-        if Some(ord) == *disk {
-            Some(State::Disk)
-        } else if Some(ord) == *tape {
-            Some(State::Tape)
-        } else {
-            None
-        }
-    }
-
-    fn date(&self, doc: DocId) -> Option<i64> {
-        self.date.first(doc).map(|d| d.into_timestamp_secs())
+        let mut state = [None];
+        self.states(&[doc], &mut state);
+        state[0]
     }
 
     fn mtime(&self, doc: DocId) -> Option<i64> {
         self.mtime.first(doc).map(|d| d.into_timestamp_secs())
+    }
+
+    /// The states of `docs`, into `states`.
+    fn states(&self, docs: &[DocId], states: &mut [Option<State>]) {
+        let Some((column, disk, tape)) = &self.state else {
+            return;
+        };
+        let mut ords = [None; COLLECT_BLOCK_BUFFER_LEN];
+        let ords = &mut ords[..docs.len()];
+        column.ords().first_vals(docs, ords);
+        for (state, ord) in states.iter_mut().zip(ords.iter()) {
+            *state = match ord {
+                Some(ord) if Some(*ord) == *disk => Some(State::Disk),
+                Some(ord) if Some(*ord) == *tape => Some(State::Tape),
+                _ => None,
+            };
+        }
     }
 }
 
@@ -628,19 +636,45 @@ impl SegmentCollector for SegmentHits {
     type Fruit = (Vec<Hit>, Summary);
 
     fn collect(&mut self, doc: DocId, _score: Score) {
+        self.collect_block(&[doc]);
+    }
+
+    /// Reads each column for a block of documents at once: a year's count at 1.5×10^8
+    /// documents spent a third of its time reading sizes and states one document at a time.
+    fn collect_block(&mut self, docs: &[DocId]) {
+        const BLOCK: usize = COLLECT_BLOCK_BUFFER_LEN;
         let columns = &self.columns;
-        let size = columns.size.first(doc);
-        let state = columns.state(doc);
-        self.summary.add(size, state);
-        if self.keep_hits {
-            self.hits.push(Hit {
-                segment: self.segment,
-                doc,
-                date: columns.date(doc).unwrap_or(NO_INSTANT),
-                size: size.unwrap_or(NO_SIZE),
-                mtime: columns.mtime(doc).unwrap_or(NO_INSTANT),
-                state,
-            });
+        for docs in docs.chunks(BLOCK) {
+            let mut sizes = [None; BLOCK];
+            let sizes = &mut sizes[..docs.len()];
+            columns.size.first_vals(docs, sizes);
+            let mut states = [None; BLOCK];
+            let states = &mut states[..docs.len()];
+            columns.states(docs, states);
+            for (size, state) in sizes.iter().zip(states.iter()) {
+                self.summary.add(*size, *state);
+            }
+            if self.keep_hits {
+                let mut dates = [None; BLOCK];
+                let dates = &mut dates[..docs.len()];
+                columns.date.first_vals(docs, dates);
+                let mut mtimes = [None; BLOCK];
+                let mtimes = &mut mtimes[..docs.len()];
+                columns.mtime.first_vals(docs, mtimes);
+                let seconds = |t: Option<tantivy::DateTime>| {
+                    t.map_or(NO_INSTANT, |t| t.into_timestamp_secs())
+                };
+                for (i, &doc) in docs.iter().enumerate() {
+                    self.hits.push(Hit {
+                        segment: self.segment,
+                        doc,
+                        date: seconds(dates[i]),
+                        size: sizes[i].unwrap_or(NO_SIZE),
+                        mtime: seconds(mtimes[i]),
+                        state: states[i],
+                    });
+                }
+            }
         }
     }
 
