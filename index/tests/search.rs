@@ -467,6 +467,13 @@ fn conjunctions_answer_the_same_whether_keywords_lead_or_are_checked_in_their_co
             f.sat == "S2A" && f.product == "MSIL2A"
         }),
         ("sat:S2C AND tile:T60WWV", |_| false),
+        (
+            "(tile:T60WWV AND sat:S2A) OR (sat:S2B AND date:2019)",
+            |f| (f.tile == "T60WWV" && f.sat == "S2A") || (f.sat == "S2B" && f.year == 2019),
+        ),
+        ("date:2019 AND NOT (sat:S2A AND product:MSIL1C)", |f| {
+            f.year == 2019 && !(f.sat == "S2A" && f.product == "MSIL1C")
+        }),
         ("tile:T60WWV AND sat:S2B AND date:2019", |f| {
             f.tile == "T60WWV" && f.sat == "S2B" && f.year == 2019
         }),

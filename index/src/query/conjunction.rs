@@ -15,7 +15,9 @@ use tantivy::query::{
     intersect_scorers, EmptyScorer, EnableScoring, Explanation, Query, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocId, DocSet, Score, SegmentReader, TantivyError, Term, TERMINATED};
+use tantivy::{
+    DocId, DocSet, Score, SegmentReader, TantivyError, Term, COLLECT_BLOCK_BUFFER_LEN, TERMINATED,
+};
 
 /// A keyword field's exact value, lowercased as its terms are.
 #[derive(Debug, Clone)]
@@ -84,6 +86,21 @@ impl ColumnCheck {
         self.ords
             .first(doc)
             .is_some_and(|ord| self.accepted.contains(&ord))
+    }
+
+    /// Keeps those of `docs` that match, in order; returns how many.
+    fn retain(&self, docs: &mut [DocId]) -> usize {
+        let mut ords = [None; COLLECT_BLOCK_BUFFER_LEN];
+        let ords = &mut ords[..docs.len()];
+        self.ords.first_vals(docs, ords);
+        let mut kept = 0;
+        for (i, ord) in ords.iter().enumerate() {
+            if ord.is_some_and(|ord| self.accepted.contains(&ord)) {
+                docs[kept] = docs[i];
+                kept += 1;
+            }
+        }
+        kept
     }
 }
 
@@ -161,17 +178,27 @@ impl Weight for ConjunctionWeight {
     }
 }
 
-/// The documents of `lead` whose columns pass every check.
+/// The documents of `lead` whose columns pass every check. They are checked a block at a time
+/// when collected (see `fill_buffer`); `ready[next..]` holds those of a block not yet handed
+/// out, and the lead stays on a document that passes (or the end).
 struct Checked {
     lead: Box<dyn Scorer>,
     columns: Vec<ColumnCheck>,
+    ready: [DocId; COLLECT_BLOCK_BUFFER_LEN],
+    ready_len: usize,
+    next: usize,
 }
 
 impl Checked {
     fn new(lead: Box<dyn Scorer>, columns: Vec<ColumnCheck>) -> Checked {
-        let mut checked = Checked { lead, columns };
-        let first = checked.lead.doc();
-        checked.settle(first);
+        let mut checked = Checked {
+            lead,
+            columns,
+            ready: [0; COLLECT_BLOCK_BUFFER_LEN],
+            ready_len: 0,
+            next: 0,
+        };
+        checked.settle();
         checked
     }
 
@@ -179,28 +206,71 @@ impl Checked {
         self.columns.iter().all(|column| column.matches(doc))
     }
 
-    /// From the lead's `doc`, the first document that passes.
-    fn settle(&mut self, mut doc: DocId) -> DocId {
+    /// Moves the lead to its first document from here that passes.
+    fn settle(&mut self) -> DocId {
+        let mut doc = self.lead.doc();
         while doc != TERMINATED && !self.passes(doc) {
             doc = self.lead.advance();
         }
         doc
     }
+
+    /// Checks the lead's next block of documents, keeping those that pass in `ready`.
+    fn check_block(&mut self) {
+        let mut block = [0; COLLECT_BLOCK_BUFFER_LEN];
+        let mut len = self.lead.fill_buffer(&mut block);
+        for column in &self.columns {
+            len = column.retain(&mut block[..len]);
+        }
+        self.ready = block;
+        self.ready_len = len;
+        self.next = 0;
+        self.settle();
+    }
 }
 
 impl DocSet for Checked {
     fn advance(&mut self) -> DocId {
-        let doc = self.lead.advance();
-        self.settle(doc)
+        if self.next < self.ready_len {
+            self.next += 1;
+            return self.doc();
+        }
+        self.lead.advance();
+        self.settle()
     }
 
     fn seek(&mut self, target: DocId) -> DocId {
-        let doc = self.lead.seek(target);
-        self.settle(doc)
+        while self.next < self.ready_len && self.ready[self.next] < target {
+            self.next += 1;
+        }
+        if self.next == self.ready_len && self.lead.doc() < target {
+            self.lead.seek(target);
+            self.settle();
+        }
+        self.doc()
+    }
+
+    fn fill_buffer(&mut self, buffer: &mut [DocId; COLLECT_BLOCK_BUFFER_LEN]) -> usize {
+        let mut len = 0;
+        loop {
+            while self.next < self.ready_len && len < buffer.len() {
+                buffer[len] = self.ready[self.next];
+                len += 1;
+                self.next += 1;
+            }
+            if len == buffer.len() || self.lead.doc() == TERMINATED {
+                return len;
+            }
+            self.check_block();
+        }
     }
 
     fn doc(&self) -> DocId {
-        self.lead.doc()
+        if self.next < self.ready_len {
+            self.ready[self.next]
+        } else {
+            self.lead.doc()
+        }
     }
 
     fn size_hint(&self) -> u32 {
