@@ -29,7 +29,7 @@ build_catalog() {
 start_server() {
   "$catalog" serve --listen 127.0.0.1:0 >"$1" 2>/dev/null &
   server=$!
-  trap 'kill $server 2>/dev/null' EXIT
+  trap 'kill $server 2>/dev/null || true' EXIT
   for _ in $(seq 600); do grep -q listening "$1" && break; sleep 0.1; done
   url=$(sed -n 's/^listening on //p' "$1")
 }

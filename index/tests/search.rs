@@ -226,6 +226,24 @@ fn answers_are_sorted_paged_and_totalled() {
         .unwrap();
     assert_eq!(page.matches, by_path.matches[2..5]);
     assert_eq!(page.summary, by_path.summary, "totals count every match");
+    // A page selects its hits rather than sorting all: every page of every order, those
+    // that end among tied keys (the files without a date) included, is the whole answer's slice.
+    for (sort, whole) in [(SortKey::Date, &by_date), (SortKey::Size, &by_size)] {
+        let n = whole.matches.len();
+        for offset in 0..=n {
+            for limit in 0..=n - offset + 1 {
+                let page = catalog
+                    .search(all.as_ref(), sort, offset, Some(limit))
+                    .unwrap();
+                let end = (offset + limit).min(n);
+                assert_eq!(
+                    page.matches,
+                    whole.matches[offset..end],
+                    "{sort:?} {offset} {limit}"
+                );
+            }
+        }
+    }
     let summary = catalog.count(all.as_ref()).unwrap();
     assert_eq!(summary, by_path.summary);
     assert_eq!(summary.files, PRODUCTS.len() as u64 + 2);
