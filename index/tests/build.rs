@@ -6,6 +6,7 @@ mod common;
 use catalog_index::build::{BuildOptions, Source};
 use catalog_index::CatalogError;
 use common::{product_path, Archive, PRODUCTS};
+use tantivy::store::Compressor;
 
 fn allow_shrink() -> BuildOptions {
     BuildOptions {
@@ -131,4 +132,19 @@ fn a_second_build_is_refused_while_one_holds_the_lock() {
     assert!(matches!(error, CatalogError::Busy(_)), "{error:?}");
     drop(lock);
     archive.crawl();
+}
+
+/// No field is stored, yet tantivy keeps a document store with a position for each document:
+/// zstd keeps it at about 2.4 bytes a document where lz4 leaves 4, and a rebuild keeps it.
+#[test]
+fn the_document_store_is_compressed_with_zstd() {
+    let archive = Archive::with_products();
+    for _ in 0..2 {
+        archive.crawl();
+        let compression = archive.catalog().index().settings().docstore_compression;
+        assert!(
+            matches!(compression, Compressor::Zstd(_)),
+            "{compression:?}"
+        );
+    }
 }
