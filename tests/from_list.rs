@@ -178,7 +178,7 @@ fn a_build_that_cannot_write_names_the_index() {
         .map(|i| format!("/data/S2A_MSIL1C_20230615T230131_N0509_R029_T60WWV_{i:08}T000937.zip\n"))
         .collect();
     std::fs::write(&list, text).unwrap();
-    let output = catalog_with_file_size_limit(&env, 64 << 10)
+    let output = catalog_with_file_size_limit(&env, 16 << 10)
         .args(["index", "--from-list"])
         .arg(&list)
         .output()
