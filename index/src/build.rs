@@ -377,8 +377,8 @@ impl Run<'_> {
                     self.schema.schema.clone(),
                     tantivy::IndexSettings {
                         // No field is stored, yet tantivy keeps a document store: a 4-byte
-                        // position a document, which lz4 leaves as it is and zstd shrinks to
-                        // 2.4 bytes.
+                        // position a document, which lz4 leaves as it is and zstd shrinks to about
+                        // 2 bytes (10^6 documents: 3.9 to 2.0 MB).
                         docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
                         ..tantivy::IndexSettings::default()
                     },

@@ -135,7 +135,7 @@ fn a_second_build_is_refused_while_one_holds_the_lock() {
 }
 
 /// No field is stored, yet tantivy keeps a document store with a position for each document:
-/// zstd keeps it at about 2.4 bytes a document where lz4 leaves 4, and a rebuild keeps it.
+/// zstd keeps it at about 2 bytes a document where lz4 leaves 4, and a rebuild keeps it.
 #[test]
 fn the_document_store_is_compressed_with_zstd() {
     let archive = Archive::with_products();
