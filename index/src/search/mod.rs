@@ -519,8 +519,6 @@ impl Catalog {
     }
 }
 
-/// A path from the dictionary. Only UTF-8 paths are indexed, so the lossy conversion is never
-/// taken; the plain one is much faster.
 /// Puts the `end` hits of the smallest keys first, sorted, followed by the hits tied with the
 /// last of them (their paths decide between them), and returns how many hits that is. A page
 /// selects its hits in linear time instead of sorting every match: sorting the 6,940 matches
@@ -546,6 +544,8 @@ fn sort_leading(hits: &mut [Hit], end: usize, key: impl Fn(&Hit) -> i64) -> usiz
     tied
 }
 
+/// A path from the dictionary. Only UTF-8 paths are indexed, so the lossy conversion is never
+/// taken; the plain one is much faster.
 fn path_text(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => text.to_string(),
