@@ -166,10 +166,10 @@ impl DirStates {
     /// Writes `dirs` to a new file at `path` and syncs it.
     pub fn write<'d>(
         path: &Path,
-        dirs: impl ExactSizeIterator<Item = (&'d str, DirStamp)>,
+        dirs: impl IntoIterator<Item = (&'d str, DirStamp)>,
     ) -> io::Result<()> {
         // Sorted, a directory's path mostly repeats the one before it, which zstd finds.
-        let mut dirs: Vec<(&str, DirStamp)> = dirs.collect();
+        let mut dirs: Vec<(&str, DirStamp)> = dirs.into_iter().collect();
         dirs.sort_unstable_by_key(|(dir, _)| *dir);
         let file = File::create(path)?;
         let mut buffered = BufWriter::with_capacity(1 << 20, &file);
@@ -221,7 +221,7 @@ mod tests {
         ];
         let file = tempfile::NamedTempFile::new().unwrap();
         let states = DirStates::new(dirs.clone());
-        DirStates::write(file.path(), states.iter().collect::<Vec<_>>().into_iter()).unwrap();
+        DirStates::write(file.path(), states.iter()).unwrap();
         let read = DirStates::read(file.path()).unwrap();
         assert_eq!(read.len(), 4);
         for (path, stamp) in &dirs {
@@ -243,7 +243,7 @@ mod tests {
         std::fs::write(file.path(), b"CATDIRS2\xff\xff\xff\xff\xff\xff\xff\x7f").unwrap();
         assert!(DirStates::read(file.path()).is_err());
         let states = DirStates::new([("/a".to_string(), DirStamp::RELIST)]);
-        DirStates::write(file.path(), states.iter().collect::<Vec<_>>().into_iter()).unwrap();
+        DirStates::write(file.path(), states.iter()).unwrap();
         let whole = std::fs::read(file.path()).unwrap();
         std::fs::write(file.path(), &whole[..whole.len() - 3]).unwrap();
         assert!(DirStates::read(file.path()).is_err(), "a cut file");
@@ -272,7 +272,7 @@ mod tests {
         });
         let states = DirStates::new(dirs);
         let file = tempfile::NamedTempFile::new().unwrap();
-        DirStates::write(file.path(), states.iter().collect::<Vec<_>>().into_iter()).unwrap();
+        DirStates::write(file.path(), states.iter()).unwrap();
         let size = std::fs::metadata(file.path()).unwrap().len();
         // Uncompressed, each took 24 bytes and its 51-byte path; the stamps' nanoseconds
         // cannot be compressed much.
