@@ -11,21 +11,30 @@
 //! Segment files are written once and never changed, so a reader that opened every file of a
 //! commit holds that commit, whole.
 //!
+//! [`ReadOnlyDirectory`] maps the index's files itself, so that it can give back the pages a
+//! run has read: tantivy's own directory keeps every page it has touched mapped into the
+//! process until the index is closed.
+//!
 //! tantivy writes `meta.json` and `.managed.json` through a temporary file created with mode
 //! 0600, so an index built by root could be read by root only; [`BuildDirectory`] writes them
 //! as it writes every segment file, with the permissions the umask gives.
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
+use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use memmap2::{Mmap, UncheckedAdvice};
+use stable_deref_trait::StableDeref;
 
 use tantivy::directory::error::{
     DeleteError, LockError, OpenDirectoryError, OpenReadError, OpenWriteError,
 };
 use tantivy::directory::{
-    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, WatchCallback, WatchHandle, WritePtr,
+    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, OwnedBytes, WatchCallback,
+    WatchHandle, WritePtr,
 };
 
 /// A memory-mapped index directory that only reads: locks are granted without touching the
@@ -34,7 +43,24 @@ use tantivy::directory::{
 pub struct ReadOnlyDirectory {
     inner: MmapDirectory,
     path: PathBuf,
+    /// Every file mapped so far, while it is in use.
+    mappings: Arc<Mutex<Vec<Weak<Mmap>>>>,
 }
+
+/// The bytes of one mapped file, shared by every slice tantivy reads of it.
+struct MappedFile(Arc<Mmap>);
+
+impl Deref for MappedFile {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+// SAFETY: the bytes are those of the mapping, which stays at one address while the `Arc` lives,
+// however `MappedFile` itself moves.
+unsafe impl StableDeref for MappedFile {}
 
 impl ReadOnlyDirectory {
     /// The index directory at `path`, which must exist.
@@ -42,7 +68,46 @@ impl ReadOnlyDirectory {
         Ok(ReadOnlyDirectory {
             inner: MmapDirectory::open(path)?,
             path: path.to_path_buf(),
+            mappings: Arc::default(),
         })
+    }
+
+    /// Gives back the pages of the files mapped here that this process has read: they stay in
+    /// the page cache, and a later read maps them again from there. A run that reads the whole
+    /// index once, such as a rebuild comparing every path with its list, would otherwise hold
+    /// all of it resident: 3.7 GiB of an unchanged rebuild's 4.96 GiB at 1.5×10^8 documents.
+    pub fn release_pages(&self) {
+        let mappings = self.mappings.lock().unwrap_or_else(PoisonError::into_inner);
+        for mapping in mappings.iter().filter_map(Weak::upgrade) {
+            // SAFETY: the mapping is a shared, read-only one of a segment file, which is never
+            // written once created: a page dropped here reads back the same from the file.
+            // Failing is harmless (the pages stay resident), so the result is not needed.
+            let _ = unsafe { mapping.unchecked_advise(UncheckedAdvice::DontNeed) };
+        }
+    }
+
+    /// Maps the file at `path` read-only; an empty file, which cannot be mapped, reads as no
+    /// bytes.
+    fn map(&self, path: &Path) -> Result<OwnedBytes, OpenReadError> {
+        let full_path = self.path.join(path);
+        let io_error = |error: io::Error| {
+            if error.kind() == io::ErrorKind::NotFound {
+                OpenReadError::FileDoesNotExist(full_path.clone())
+            } else {
+                OpenReadError::wrap_io_error(error, full_path.clone())
+            }
+        };
+        let file = File::open(&full_path).map_err(io_error)?;
+        if file.metadata().map_err(io_error)?.len() == 0 {
+            return Ok(OwnedBytes::empty());
+        }
+        // SAFETY: segment files are written once, before any reader opens them, and never
+        // changed after, so the mapped bytes do not change under the reader.
+        let mapping = Arc::new(unsafe { Mmap::map(&file) }.map_err(io_error)?);
+        let mut mappings = self.mappings.lock().unwrap_or_else(PoisonError::into_inner);
+        mappings.retain(|m| m.strong_count() > 0);
+        mappings.push(Arc::downgrade(&mapping));
+        Ok(OwnedBytes::new(MappedFile(mapping)))
     }
 
     fn refused(&self, what: &Path) -> io::Error {
@@ -59,7 +124,7 @@ impl ReadOnlyDirectory {
 
 impl Directory for ReadOnlyDirectory {
     fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
-        self.inner.get_file_handle(path)
+        Ok(Arc::new(self.map(path)?))
     }
 
     fn delete(&self, path: &Path) -> Result<(), DeleteError> {
@@ -191,6 +256,39 @@ mod tests {
         assert!(dir.atomic_write(Path::new("meta.json"), b"{}").is_err());
         assert!(dir.delete(Path::new("a")).is_err());
         assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
+    }
+
+    /// The resident kilobytes of this process's mapping of `file`, from `/proc/self/smaps`.
+    fn resident_kib(file: &Path) -> u64 {
+        let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+        let name = file.to_str().unwrap();
+        let mut lines = smaps.lines().skip_while(|line| !line.ends_with(name));
+        assert!(lines.next().is_some(), "{name} is not mapped");
+        let rss = lines.find(|line| line.starts_with("Rss:")).unwrap();
+        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn pages_read_are_given_back_and_read_again_unchanged() {
+        let temp = tempfile::tempdir().unwrap();
+        let bytes: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let file = temp.path().join("segment");
+        fs::write(&file, &bytes).unwrap();
+        fs::write(temp.path().join("empty"), b"").unwrap();
+        let dir = ReadOnlyDirectory::open(temp.path()).unwrap();
+        let handle = dir.get_file_handle(Path::new("segment")).unwrap();
+        let read = || handle.read_bytes(0..bytes.len()).unwrap();
+        assert_eq!(read().as_slice(), bytes);
+        assert_eq!(resident_kib(&file), 4096);
+        dir.release_pages();
+        assert_eq!(resident_kib(&file), 0);
+        assert_eq!(read().as_slice(), bytes);
+        let empty = dir.get_file_handle(Path::new("empty")).unwrap();
+        assert!(empty.read_bytes(0..0).unwrap().is_empty());
+        assert!(matches!(
+            dir.get_file_handle(Path::new("missing")),
+            Err(OpenReadError::FileDoesNotExist(_))
+        ));
     }
 
     #[test]

@@ -179,3 +179,45 @@ fn an_open_catalog_answers_from_its_commit_and_knows_it_is_outdated() {
     assert_eq!(archive.catalog().documents(), 21);
     assert!(!archive.catalog().is_outdated());
 }
+
+/// The resident kilobytes of this process's mappings of the files in `dir`, from
+/// `/proc/self/smaps`.
+fn resident_kib_below(dir: &std::path::Path) -> u64 {
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+    let dir = format!("{}/", dir.display());
+    let mut inside = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["Rss:", value, "kB"] if inside => kib += value.parse::<u64>().unwrap(),
+            [first, ..] if !first.ends_with(':') => {
+                inside = line
+                    .split_whitespace()
+                    .nth(5)
+                    .is_some_and(|p| p.starts_with(&dir))
+            }
+            _ => {}
+        }
+    }
+    kib
+}
+
+#[test]
+fn reading_every_indexed_file_gives_back_the_pages_it_read() {
+    let archive = two_days();
+    let catalog = archive.catalog();
+    assert!(
+        resident_kib_below(catalog.generation()) > 0,
+        "opening the index reads some of it"
+    );
+    let roots = [archive.root().to_str().unwrap().to_string()];
+    let mut files = 0;
+    catalog
+        .indexed_files(&roots, None, true, |_| files += 1)
+        .unwrap();
+    assert_eq!(files, 20);
+    assert_eq!(resident_kib_below(catalog.generation()), 0);
+    assert_eq!(catalog.count_outside(&[]).unwrap(), 20);
+    assert_eq!(resident_kib_below(catalog.generation()), 0);
+    assert_eq!(documents(&archive), 20, "the index reads the same after");
+}

@@ -11,6 +11,7 @@ use tantivy::query::Query;
 use tantivy::{DocId, SegmentOrdinal, SegmentReader};
 
 use super::{path_text, Catalog, Columns};
+use crate::directory::ReadOnlyDirectory;
 use crate::dirs::parent_dir;
 use crate::error::Result;
 use crate::fields;
@@ -31,6 +32,7 @@ impl Catalog {
         parents: bool,
         mut visit: impl FnMut(IndexedFile),
     ) -> Result<()> {
+        let mut pages = PageRelease::new(&self.directory);
         for (segment_ord, (segment, columns)) in self
             .searcher
             .segment_readers()
@@ -44,8 +46,9 @@ impl Catalog {
                 .iter()
                 .map(|root| ords_below(dictionary, root))
                 .collect::<Result<Vec<_>>>()?;
-            let paths = PathHashes::read(dictionary, within, parents)?;
+            let paths = PathHashes::read(dictionary, within, parents, &mut pages)?;
             for (doc, ord) in live_path_ords(segment, path) {
+                pages.read_one();
                 let Some(i) = paths.position(ord) else {
                     continue;
                 };
@@ -60,6 +63,7 @@ impl Catalog {
                         .map_or(IndexedFile::OUTSIDE, |r| r as u32),
                 });
             }
+            pages.release();
         }
         Ok(())
     }
@@ -67,6 +71,7 @@ impl Catalog {
     /// How many documents lie below none of `roots`.
     pub fn count_outside(&self, roots: &[String]) -> Result<u64> {
         let mut outside = 0;
+        let mut pages = PageRelease::new(&self.directory);
         for (segment, columns) in self.searcher.segment_readers().iter().zip(&self.columns) {
             let Some(path) = &columns.path else { continue };
             let ranges = roots
@@ -74,10 +79,12 @@ impl Catalog {
                 .map(|root| ords_below(path.dictionary(), root))
                 .collect::<Result<Vec<_>>>()?;
             for (_, ord) in live_path_ords(segment, path) {
+                pages.read_one();
                 if !ranges.iter().any(|range| range.contains(&ord)) {
                     outside += 1;
                 }
             }
+            pages.release();
         }
         Ok(outside)
     }
@@ -185,7 +192,12 @@ struct PathHashes {
 
 impl PathHashes {
     /// Reads the paths of `dictionary`, or only those below the directories `within`.
-    fn read(dictionary: &Dictionary, within: Option<&[String]>, parents: bool) -> Result<Self> {
+    fn read(
+        dictionary: &Dictionary,
+        within: Option<&[String]>,
+        parents: bool,
+        pages: &mut PageRelease,
+    ) -> Result<Self> {
         let facts = |key: &[u8]| {
             let text = std::str::from_utf8(key).unwrap_or_default();
             let parent = parents.then(|| path_hash(parent_dir(text).unwrap_or_default()));
@@ -208,6 +220,7 @@ impl PathHashes {
             None => {
                 let mut stream = dictionary.stream()?;
                 while stream.advance() {
+                    pages.read_one();
                     add(facts(stream.key()));
                 }
             }
@@ -217,6 +230,7 @@ impl PathHashes {
                     let (low, high) = below_bounds(dir);
                     let mut stream = dictionary.range().ge(low).lt(high).into_stream()?;
                     while stream.advance() {
+                        pages.read_one();
                         found.push((stream.term_ord(), facts(stream.key())));
                     }
                 }
@@ -239,6 +253,39 @@ impl PathHashes {
         } else {
             self.ords.binary_search(&ord).ok()
         }
+    }
+}
+
+/// Gives back the index pages a read through every path or document has mapped, every
+/// [`PageRelease::EVERY`] of them and at the end of each segment: an unchanged rebuild at 1.5×10^8 documents held 3.7 GiB of
+/// them resident, where this keeps about a hundred megabytes.
+struct PageRelease<'a> {
+    directory: &'a ReadOnlyDirectory,
+    reads: usize,
+}
+
+impl<'a> PageRelease<'a> {
+    /// Paths or documents read between two releases: about 100 MB of path dictionary, 40 MB
+    /// of columns.
+    const EVERY: usize = 1 << 22;
+
+    fn new(directory: &'a ReadOnlyDirectory) -> Self {
+        PageRelease {
+            directory,
+            reads: 0,
+        }
+    }
+
+    fn read_one(&mut self) {
+        self.reads += 1;
+        if self.reads == Self::EVERY {
+            self.release();
+        }
+    }
+
+    fn release(&mut self) {
+        self.directory.release_pages();
+        self.reads = 0;
     }
 }
 

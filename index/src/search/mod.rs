@@ -168,6 +168,8 @@ pub struct Hits {
 /// open it again to see a later rebuild.
 pub struct Catalog {
     index: Index,
+    /// The directory `index` reads through, which can give back the pages read.
+    directory: ReadOnlyDirectory,
     searcher: Searcher,
     /// Per segment, opened once: opening a column decodes its block metadata, which would
     /// otherwise cost every query as much as collecting a small answer.
@@ -179,9 +181,9 @@ pub struct Catalog {
 }
 
 /// Opens the tantivy index of one generation, read-only, and checks its schema version.
-fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, BuildInfo)> {
-    let index =
-        Index::open(ReadOnlyDirectory::open(generation).map_err(tantivy::TantivyError::from)?)?;
+fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, ReadOnlyDirectory, BuildInfo)> {
+    let directory = ReadOnlyDirectory::open(generation).map_err(tantivy::TantivyError::from)?;
+    let index = Index::open(directory.clone())?;
     let info = committed_info(&index)?;
     if info.schema_version != SCHEMA_VERSION {
         return Err(CatalogError::SchemaMismatch {
@@ -191,7 +193,7 @@ fn open_generation(dir: &Path, generation: &Path) -> Result<(Index, BuildInfo)> 
         });
     }
     CatalogSchema::register_tokenizers(&index);
-    Ok((index, info))
+    Ok((index, directory, info))
 }
 
 /// What the last commit to `index` recorded of its build.
@@ -249,7 +251,7 @@ impl Catalog {
         let generation = IndexDir::new(dir)
             .current()
             .ok_or_else(|| CatalogError::NoIndex(dir.to_path_buf()))?;
-        let (index, info) = open_generation(dir, &generation)?;
+        let (index, directory, info) = open_generation(dir, &generation)?;
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -265,6 +267,7 @@ impl Catalog {
         let whole = committed_info(&index)? == info;
         let catalog = Catalog {
             index,
+            directory,
             searcher,
             columns,
             schema: CatalogSchema::new(),
