@@ -70,8 +70,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     writeln!(out, "3. catalog query \"{QUERY}\"")?;
     let catalog = Catalog::open(index.path())?;
     let query = catalog.parse(QUERY)?;
-    let hits = catalog.search(query.as_ref(), SortKey::Date, 0, None)?;
-    for m in &hits.matches {
+    let mut matches = Vec::new();
+    let summary = catalog.for_each_match(query.as_ref(), SortKey::Date, 0, None, |m| {
+        matches.push(m);
+        Ok(())
+    })?;
+    for m in &matches {
         writeln!(
             out,
             "   {} [{}]",
@@ -79,8 +83,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             m.state.map_or("?", State::as_str)
         )?;
     }
-    writeln!(out, "   {}", summary_line(&hits.summary))?;
-    let paths: Vec<String> = hits.matches.iter().map(|m| m.path.clone()).collect();
+    writeln!(out, "   {}", summary_line(&summary))?;
+    let paths: Vec<String> = matches.into_iter().map(|m| m.path).collect();
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

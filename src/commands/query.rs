@@ -180,8 +180,11 @@ fn stage(
     query: &dyn catalog_index::Query,
     args: &QueryArgs,
 ) -> anyhow::Result<()> {
-    let hits = catalog.search(query, args.sort.into(), 0, args.limit)?;
-    let paths: Vec<String> = hits.matches.into_iter().map(|m| m.path).collect();
+    let mut paths = Vec::new();
+    let summary = catalog.for_each_match(query, args.sort.into(), 0, args.limit, |m| {
+        paths.push(m.path);
+        Ok(())
+    })?;
     if let Some(out) = &args.out {
         let mut sink = Sink::open(Some(out))?;
         let end = if args.print0 { b'\0' } else { b'\n' };
@@ -192,7 +195,7 @@ fn stage(
         sink.finish()?;
     }
     if !args.quiet {
-        eprintln!("{}", output::summary_line(&hits.summary));
+        eprintln!("{}", output::summary_line(&summary));
     }
     super::stage::stage_list(paths, Some(&args.query), &args.staging.options()?)
 }

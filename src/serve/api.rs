@@ -59,7 +59,7 @@ pub async fn search(
             Some(limit),
         )?;
         Ok::<_, CatalogError>(SearchAnswer {
-            total: hits.summary.files,
+            total: hits.total,
             state: AnswerState::of(&catalog),
             items: hits.matches.iter().map(|m| m.entry()).collect(),
         })

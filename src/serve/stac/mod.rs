@@ -333,7 +333,7 @@ fn run_search(catalog: &Catalog, search: &Search) -> Result<(u64, Vec<Entry>), A
     if !search.sort.descending {
         let hits = catalog.search(query.as_ref(), search.sort.key, offset, Some(limit))?;
         let entries = hits.matches.iter().map(|m| m.entry()).collect();
-        return Ok((hits.summary.files, entries));
+        return Ok((hits.total, entries));
     }
     // Descending is ascending read from the end: the page ending `offset` before the last.
     let total = catalog.count(query.as_ref())?.files;
