@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use rustc_hash::FxHashSet;
+use tantivy::indexer::UserOperation;
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{DateTime, Index, IndexWriter, TantivyDocument};
 
@@ -199,9 +200,10 @@ impl Known {
     }
 }
 
-/// Counts what goes into the writer.
+/// Counts what goes into the writer, and hands it over [`Feed::BATCH`] documents at a time.
 struct Feed<'a> {
     writer: &'a IndexWriter,
+    batch: Vec<UserOperation>,
     schema: &'a CatalogSchema,
     known: Option<Known>,
     report: BuildReport,
@@ -227,6 +229,34 @@ pub struct Progress {
 }
 
 impl Feed<'_> {
+    /// Documents handed to the writer at once. Handed one at a time, the reading thread and
+    /// tantivy's indexing threads woke each other through its channel for every document: at
+    /// 1.5×10^8 documents a third of the reading thread's time went to sending and switching,
+    /// on the two cores the indexing needs. The channel holds 10,000 hand-overs, so what
+    /// waits in it is at most 160,000 documents.
+    const BATCH: usize = 16;
+
+    fn write(&mut self, doc: TantivyDocument) {
+        self.batch.push(UserOperation::Add(doc));
+        if self.batch.len() == Self::BATCH {
+            self.hand_over();
+        }
+    }
+
+    fn hand_over(&mut self) {
+        if let Err(error) = self.writer.run(self.batch.drain(..)) {
+            self.error.get_or_insert(error.into());
+        }
+    }
+
+    /// Hands over the documents still held; the first error of writing any.
+    fn end(&mut self) -> Result<()> {
+        if !self.batch.is_empty() {
+            self.hand_over();
+        }
+        self.error.take().map_or(Ok(()), Err)
+    }
+
     fn show_progress(&self) {
         (self.progress)(Progress {
             files: self.report.files,
@@ -267,9 +297,7 @@ impl Feed<'_> {
         }
         let (doc, parsed) = document(self.schema, &record);
         self.report.products += u64::from(parsed);
-        if let Err(error) = self.writer.add_document(doc) {
-            self.error.get_or_insert(error.into());
-        }
+        self.write(doc);
         self.report.added += 1;
         if let Some(count) = self.added_per_root.get_mut(self.root) {
             *count += 1;
@@ -434,6 +462,7 @@ impl Run<'_> {
     ) -> Feed<'w> {
         Feed {
             writer,
+            batch: Vec::with_capacity(Feed::BATCH),
             schema: &self.schema,
             known,
             report: self.report(target),
@@ -594,7 +623,7 @@ impl Run<'_> {
                 errors.add(&summary.errors);
                 visits.extend(summary.dirs);
             }
-            feed.error.take().map_or(Ok(()), Err)
+            feed.end()
         })();
         let Feed {
             known,
@@ -812,7 +841,7 @@ impl Run<'_> {
         let mut malformed_lines = 0;
         let read = read_list(name, reader, |record| feed.add(record)).and_then(|malformed| {
             malformed_lines = malformed;
-            feed.error.take().map_or(Ok(()), Err)
+            feed.end()
         });
         let Feed {
             known,
