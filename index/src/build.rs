@@ -232,7 +232,8 @@ impl Feed<'_> {
     /// Documents handed to the writer at once. Handed one at a time, the reading thread and
     /// tantivy's indexing threads woke each other through its channel for every document: at
     /// 1.5×10^8 documents a third of the reading thread's time went to sending and switching,
-    /// on the two cores the indexing needs. The channel holds 10,000 hand-overs, so what
+    /// on the two cores the indexing needs. Batches took a fifth off a full build of 10^7
+    /// documents, 2.4% off one of 1.5×10^8. The channel holds 10,000 hand-overs, so what
     /// waits in it is at most 160,000 documents.
     const BATCH: usize = 16;
 
