@@ -258,39 +258,6 @@ mod tests {
         assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
     }
 
-    /// The resident kilobytes of this process's mapping of `file`, from `/proc/self/smaps`.
-    fn resident_kib(file: &Path) -> u64 {
-        let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
-        let name = file.to_str().unwrap();
-        let mut lines = smaps.lines().skip_while(|line| !line.ends_with(name));
-        assert!(lines.next().is_some(), "{name} is not mapped");
-        let rss = lines.find(|line| line.starts_with("Rss:")).unwrap();
-        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    #[test]
-    fn pages_read_are_given_back_and_read_again_unchanged() {
-        let temp = tempfile::tempdir().unwrap();
-        let bytes: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
-        let file = temp.path().join("segment");
-        fs::write(&file, &bytes).unwrap();
-        fs::write(temp.path().join("empty"), b"").unwrap();
-        let dir = ReadOnlyDirectory::open(temp.path()).unwrap();
-        let handle = dir.get_file_handle(Path::new("segment")).unwrap();
-        let read = || handle.read_bytes(0..bytes.len()).unwrap();
-        assert_eq!(read().as_slice(), bytes);
-        assert_eq!(resident_kib(&file), 4096);
-        dir.release_pages();
-        assert_eq!(resident_kib(&file), 0);
-        assert_eq!(read().as_slice(), bytes);
-        let empty = dir.get_file_handle(Path::new("empty")).unwrap();
-        assert!(empty.read_bytes(0..0).unwrap().is_empty());
-        assert!(matches!(
-            dir.get_file_handle(Path::new("missing")),
-            Err(OpenReadError::FileDoesNotExist(_))
-        ));
-    }
-
     #[test]
     fn a_build_makes_a_commit_left_0600_as_readable_as_its_directory() {
         let temp = tempfile::tempdir().unwrap();

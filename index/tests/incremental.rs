@@ -1,12 +1,13 @@
 //! Reruns through the library: what a rerun finds after files and directories come and go,
-//! `restat`, an update of one subtree, a list of changed paths, and readers that learn of it.
+//! `restat`, an update of one subtree, a list of changed paths, readers that learn of it, and
+//! the index pages a rebuild's reads give back.
 
 mod common;
 
 use std::fs;
 
 use catalog_index::build::{BuildOptions, Source};
-use common::Archive;
+use common::{resident_kib_below, Archive};
 
 const DAY: &str = "copernicus.eu/s2a_prd_msil1c/2023/06/15";
 const OTHER_DAY: &str = "copernicus.eu/s2b_prd_msil2a/2023/06/16";
@@ -180,28 +181,6 @@ fn an_open_catalog_answers_from_its_commit_and_knows_it_is_outdated() {
     assert!(!archive.catalog().is_outdated());
 }
 
-/// The resident kilobytes of this process's mappings of the files in `dir`, from
-/// `/proc/self/smaps`.
-fn resident_kib_below(dir: &std::path::Path) -> u64 {
-    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
-    let dir = format!("{}/", dir.display());
-    let mut inside = false;
-    let mut kib = 0;
-    for line in smaps.lines() {
-        match line.split_whitespace().collect::<Vec<_>>()[..] {
-            ["Rss:", value, "kB"] if inside => kib += value.parse::<u64>().unwrap(),
-            [first, ..] if !first.ends_with(':') => {
-                inside = line
-                    .split_whitespace()
-                    .nth(5)
-                    .is_some_and(|p| p.starts_with(&dir))
-            }
-            _ => {}
-        }
-    }
-    kib
-}
-
 #[test]
 fn reading_every_indexed_file_gives_back_the_pages_it_read() {
     let archive = two_days();
@@ -220,4 +199,31 @@ fn reading_every_indexed_file_gives_back_the_pages_it_read() {
     assert_eq!(catalog.count_outside(&[]).unwrap(), 20);
     assert_eq!(resident_kib_below(catalog.generation()), 0);
     assert_eq!(documents(&archive), 20, "the index reads the same after");
+}
+
+#[test]
+fn pages_read_are_given_back_and_read_again_unchanged() {
+    use catalog_index::directory::ReadOnlyDirectory;
+    use std::path::Path;
+    use tantivy::directory::error::OpenReadError;
+    use tantivy::Directory;
+
+    let temp = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+    fs::write(temp.path().join("segment"), &bytes).unwrap();
+    fs::write(temp.path().join("empty"), b"").unwrap();
+    let dir = ReadOnlyDirectory::open(temp.path()).unwrap();
+    let handle = dir.get_file_handle(Path::new("segment")).unwrap();
+    let read = || handle.read_bytes(0..bytes.len()).unwrap();
+    assert_eq!(read().as_slice(), bytes);
+    assert_eq!(resident_kib_below(temp.path()), 4096);
+    dir.release_pages();
+    assert_eq!(resident_kib_below(temp.path()), 0);
+    assert_eq!(read().as_slice(), bytes);
+    let empty = dir.get_file_handle(Path::new("empty")).unwrap();
+    assert!(empty.read_bytes(0..0).unwrap().is_empty());
+    assert!(matches!(
+        dir.get_file_handle(Path::new("missing")),
+        Err(OpenReadError::FileDoesNotExist(_))
+    ));
 }

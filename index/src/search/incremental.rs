@@ -257,8 +257,9 @@ impl PathHashes {
 }
 
 /// Gives back the index pages a read through every path or document has mapped, every
-/// [`PageRelease::EVERY`] of them and at the end of each segment: an unchanged rebuild at 1.5×10^8 documents held 3.7 GiB of
-/// them resident, where this keeps about a hundred megabytes.
+/// [`PageRelease::EVERY`] of them and at the end of each segment: an unchanged rebuild at
+/// 1.5×10^8 documents held 3.7 GiB of them resident, where this keeps about a hundred
+/// megabytes.
 struct PageRelease<'a> {
     directory: &'a ReadOnlyDirectory,
     reads: usize,

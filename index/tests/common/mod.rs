@@ -164,3 +164,24 @@ pub fn product_path(collection: &str, name: &str) -> String {
         &stamp[6..8]
     )
 }
+
+/// The resident kilobytes of this process's mappings of the files in `dir`, from
+/// `/proc/self/smaps`.
+pub fn resident_kib_below(dir: &Path) -> u64 {
+    let smaps = fs::read_to_string("/proc/self/smaps").unwrap();
+    let dir = format!("{}/", dir.display());
+    let mut inside = false;
+    let mut kib = 0;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields[..] {
+            ["Rss:", value, "kB"] if inside => kib += value.parse::<u64>().unwrap(),
+            // A mapping's header: address, permissions, offset, device, inode, path.
+            [first, ..] if !first.ends_with(':') => {
+                inside = fields.get(5).is_some_and(|path| path.starts_with(&dir))
+            }
+            _ => {}
+        }
+    }
+    kib
+}
