@@ -505,6 +505,7 @@ impl Run<'_> {
         commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
         commit.commit()?;
         writer.wait_merging_threads()?;
+        crate::totals::write(&target.generation)?;
         remove_unused_states(&target.generation, report.info.dir_states.as_deref());
         if let Some(staging) = &target.staging {
             self.dir.publish(staging, self.lock)?;

@@ -19,6 +19,7 @@ pub mod search;
 pub mod sentinel;
 pub mod time;
 pub mod tokenizer;
+mod totals;
 
 pub use error::{CatalogError, Result};
 pub use record::{Entry, FileRecord, State};

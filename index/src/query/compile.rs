@@ -13,6 +13,7 @@ use super::conjunction::{Conjunction, KeywordCheck};
 use super::dates::date_span;
 use super::glob::glob_to_regex;
 use super::limits::check_limits;
+use super::tally::Tallied;
 use super::{error, last_line, parse, Node, QueryError, Value};
 use crate::fields::{self, FieldDef, FieldKind, QueryRule};
 use crate::schema::{calendar_term, CatalogSchema, Period};
@@ -27,7 +28,7 @@ pub fn compile(text: &str, schema: &CatalogSchema) -> Result<Box<dyn Query>, Que
 /// give a [`QueryError`].
 pub fn compile_node(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
     check_limits(node)?;
-    to_query(node, schema)
+    Tallied::wrap(to_query(node, schema)?, node)
 }
 
 fn to_query(node: &Node, schema: &CatalogSchema) -> Result<Box<dyn Query>, QueryError> {
@@ -233,7 +234,7 @@ fn normalize_keyword(field: &FieldDef, value: &str) -> String {
 
 /// The term of an exact keyword value: normalized, and checked against the values the field
 /// takes.
-fn keyword_term(field: &FieldDef, value: &str) -> Result<String, QueryError> {
+pub(super) fn keyword_term(field: &FieldDef, value: &str) -> Result<String, QueryError> {
     let value = normalize_keyword(field, value);
     if let QueryRule::OneOf(allowed) = field.rule {
         if !allowed.contains(&value.as_str()) {
@@ -377,25 +378,44 @@ fn map_bound<T>(
     })
 }
 
+/// The instants a date clause takes, from a start (inclusive) to an end (exclusive).
+type DateBounds = (Bound<OffsetDateTime>, Bound<OffsetDateTime>);
+
 fn date_query(
     name: &str,
     field: Field,
     calendar: Option<Field>,
     value: &Value,
 ) -> Result<Box<dyn Query>, QueryError> {
-    let span = |v: &String| {
-        date_span(v).ok_or_else(|| QueryError {
-            problem: format!("{name} takes a date such as 2023, 2023-06, 2023-06-15 or 2023-06-15T10:00:00Z, not '{v}'"),
-        })
-    };
     // Dates beyond tantivy's (nanoseconds in an i64: 1677 to 2262) hold to its ends.
     let term = |t: OffsetDateTime| {
         let nanos = t.unix_timestamp().saturating_mul(1_000_000_000);
         Term::from_field_date(field, DateTime::from_timestamp_nanos(nanos))
     };
-    // Every bound becomes inclusive-start / exclusive-end so that a day, month or year
-    // counts whole: `<=2023-06` takes all of June, `>2023-06` starts in July.
-    let (low, high) = match value {
+    let (low, high) = date_bounds(name, value)?;
+    if let (Some(calendar), Bound::Included(low), Bound::Excluded(high)) = (calendar, low, high) {
+        if let Some(query) = calendar_query(calendar, low, high, &term) {
+            return Ok(query);
+        }
+    }
+    let low = match low {
+        // A range names its field through its bounds: an open one starts at the earliest date.
+        Bound::Unbounded => Bound::Included(Term::from_field_date(field, DateTime::MIN)),
+        bound => bound.map(term),
+    };
+    Ok(Box::new(RangeQuery::new(low, high.map(term))))
+}
+
+/// What a date clause of the field `name` takes. Every bound becomes inclusive-start /
+/// exclusive-end so that a day, month or year counts whole: `<=2023-06` takes all of June,
+/// `>2023-06` starts in July.
+pub(super) fn date_bounds(name: &str, value: &Value) -> Result<DateBounds, QueryError> {
+    let span = |v: &String| {
+        date_span(v).ok_or_else(|| QueryError {
+            problem: format!("{name} takes a date such as 2023, 2023-06, 2023-06-15 or 2023-06-15T10:00:00Z, not '{v}'"),
+        })
+    };
+    Ok(match value {
         Value::Glob(v) => return not_a_glob(name, v),
         Value::Exists => (Bound::Unbounded, Bound::Unbounded),
         Value::Exact(v) => {
@@ -415,18 +435,7 @@ fn date_query(
             };
             (low, high)
         }
-    };
-    if let (Some(calendar), Bound::Included(low), Bound::Excluded(high)) = (calendar, low, high) {
-        if let Some(query) = calendar_query(calendar, low, high, &term) {
-            return Ok(query);
-        }
-    }
-    let low = match low {
-        // A range names its field through its bounds: an open one starts at the earliest date.
-        Bound::Unbounded => Bound::Included(Term::from_field_date(field, DateTime::MIN)),
-        bound => bound.map(term),
-    };
-    Ok(Box::new(RangeQuery::new(low, high.map(term))))
+    })
 }
 
 /// The range `[low, high)` through the calendar terms of its field: each whole year, month

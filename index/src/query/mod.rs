@@ -18,6 +18,7 @@ mod dates;
 mod glob;
 pub mod limits;
 mod parse;
+mod tally;
 
 use std::ops::Bound;
 
@@ -26,6 +27,7 @@ pub use dates::date_span;
 pub use glob::escape_glob;
 use glob::is_glob;
 pub use parse::parse;
+pub use tally::Tallied;
 
 use crate::fields::field_list;
 

@@ -6,11 +6,12 @@ mod incremental;
 pub use incremental::{is_below, is_within, IndexedFile};
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::{Column, StrColumn};
-use tantivy::query::Query;
+use tantivy::query::{EnableScoring, Query};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{
     DocId, DocSet, Index, IndexReader, ReloadPolicy, Score, Searcher, SegmentOrdinal,
@@ -21,9 +22,10 @@ use crate::directory::ReadOnlyDirectory;
 use crate::error::{CatalogError, Result};
 use crate::fields::{self, FieldKind};
 use crate::layout::{BuildInfo, IndexDir};
-use crate::query::Node;
+use crate::query::{Node, Tallied};
 use crate::record::{Entry, FileRecord, State};
 use crate::schema::{CatalogSchema, FIELDS, SCHEMA_VERSION};
+use crate::totals::SegmentTotals;
 
 /// The order of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -128,19 +130,35 @@ impl SortKey {
 
 impl Summary {
     fn add(&mut self, size: Option<u64>, state: Option<State>) {
-        let size = size.unwrap_or(0);
-        self.files += 1;
-        self.bytes += size;
+        self.add_files(1, size.unwrap_or(0), state);
+    }
+
+    /// Adds `files` files of `bytes` bytes in all, each in `state`.
+    pub(crate) fn add_files(&mut self, files: u64, bytes: u64, state: Option<State>) {
+        self.files += files;
+        self.bytes += bytes;
         match state {
             Some(State::Disk) => {
-                self.disk_files += 1;
-                self.disk_bytes += size;
+                self.disk_files += files;
+                self.disk_bytes += bytes;
             }
             Some(State::Tape) => {
-                self.tape_files += 1;
-                self.tape_bytes += size;
+                self.tape_files += files;
+                self.tape_bytes += bytes;
             }
             None => {}
+        }
+    }
+
+    /// These totals less `part`, which they include.
+    pub(crate) fn without(self, part: Summary) -> Summary {
+        Summary {
+            files: self.files - part.files,
+            bytes: self.bytes - part.bytes,
+            disk_files: self.disk_files - part.disk_files,
+            disk_bytes: self.disk_bytes - part.disk_bytes,
+            tape_files: self.tape_files - part.tape_files,
+            tape_bytes: self.tape_bytes - part.tape_bytes,
         }
     }
 
@@ -174,6 +192,8 @@ pub struct Catalog {
     /// Per segment, opened once: opening a column decodes its block metadata, which would
     /// otherwise cost every query as much as collecting a small answer.
     columns: Vec<Columns>,
+    /// Per segment, its totals once a count has read them; `None` when it has none.
+    totals: Vec<OnceLock<Option<SegmentTotals>>>,
     schema: CatalogSchema,
     info: BuildInfo,
     dir: PathBuf,
@@ -257,7 +277,7 @@ impl Catalog {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         let searcher = reader.searcher();
-        let columns = searcher
+        let columns: Vec<Columns> = searcher
             .segment_readers()
             .iter()
             .map(Columns::open)
@@ -265,11 +285,13 @@ impl Catalog {
         // Every commit records a new build time, so the same facts after the segments were
         // opened as before mean no commit landed in between.
         let whole = committed_info(&index)? == info;
+        let totals = columns.iter().map(|_| OnceLock::new()).collect();
         let catalog = Catalog {
             index,
             directory,
             searcher,
             columns,
+            totals,
             schema: CatalogSchema::new(),
             info,
             dir: dir.to_path_buf(),
@@ -451,12 +473,38 @@ impl Catalog {
             }))
     }
 
-    /// Totals over every match of `query`, without fetching paths.
+    /// Totals over every match of `query`, without fetching paths. A query of exact keywords
+    /// and whole months is counted from each segment's totals where it has them (see
+    /// [`crate::totals`]); every other segment, and every other query, by reading the columns
+    /// of its matches.
     pub fn count(&self, query: &dyn Query) -> Result<Summary> {
-        Ok(self
-            .searcher
-            .search(query, &self.hit_collector(Reading::Totals))?
-            .1)
+        let collector = self.hit_collector(Reading::Totals);
+        let Some(tally) = query.downcast_ref::<Tallied>().map(Tallied::tally) else {
+            return Ok(self.searcher.search(query, &collector)?.1);
+        };
+        let mut weight = None;
+        let mut summary = Summary::default();
+        for (ordinal, segment) in self.searcher.segment_readers().iter().enumerate() {
+            let totals =
+                self.totals[ordinal].get_or_init(|| SegmentTotals::read(&self.generation, segment));
+            let part = match totals {
+                Some(totals) => totals.summary(tally, &self.directory, segment)?,
+                None => {
+                    let weight = match &weight {
+                        Some(weight) => weight,
+                        None => weight.insert(
+                            query.weight(EnableScoring::disabled_from_searcher(&self.searcher))?,
+                        ),
+                    };
+                    let ordinal = SegmentOrdinal::try_from(ordinal).expect("few segments");
+                    collector
+                        .collect_segment(weight.as_ref(), ordinal, segment)?
+                        .1
+                }
+            };
+            summary = summary.merge(part);
+        }
+        Ok(summary)
     }
 
     /// A collector of the matches, reading of each what `reading` says.
