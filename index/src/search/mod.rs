@@ -150,15 +150,16 @@ impl Summary {
         }
     }
 
-    /// These totals less `part`, which they include.
+    /// These totals less `part`, which they include (a damaged totals file cannot make them
+    /// wrap around).
     pub(crate) fn without(self, part: Summary) -> Summary {
         Summary {
-            files: self.files - part.files,
-            bytes: self.bytes - part.bytes,
-            disk_files: self.disk_files - part.disk_files,
-            disk_bytes: self.disk_bytes - part.disk_bytes,
-            tape_files: self.tape_files - part.tape_files,
-            tape_bytes: self.tape_bytes - part.tape_bytes,
+            files: self.files.saturating_sub(part.files),
+            bytes: self.bytes.saturating_sub(part.bytes),
+            disk_files: self.disk_files.saturating_sub(part.disk_files),
+            disk_bytes: self.disk_bytes.saturating_sub(part.disk_bytes),
+            tape_files: self.tape_files.saturating_sub(part.tape_files),
+            tape_bytes: self.tape_bytes.saturating_sub(part.tape_bytes),
         }
     }
 
