@@ -126,12 +126,18 @@ fn totals_files(catalog: &Catalog) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn counts_from_the_totals_agree_with_counting_every_match() {
+/// An index of [`products`], built from their list.
+fn built() -> (Archive, Vec<Product>) {
     let archive = Archive::new();
     let products = products();
     let list: String = products.iter().map(line).collect();
     archive.build_list(&list, &BuildOptions::default()).unwrap();
+    (archive, products)
+}
+
+#[test]
+fn counts_from_the_totals_agree_with_counting_every_match() {
+    let (archive, products) = built();
     let catalog = archive.catalog();
     let segments = catalog.index().searchable_segment_ids().unwrap();
     let files = totals_files(&catalog);
@@ -146,10 +152,7 @@ fn counts_from_the_totals_agree_with_counting_every_match() {
 
 #[test]
 fn counts_from_the_totals_leave_out_deleted_files() {
-    let archive = Archive::new();
-    let products = products();
-    let list: String = products.iter().map(line).collect();
-    archive.build_list(&list, &BuildOptions::default()).unwrap();
+    let (archive, products) = built();
     // None of the listed files exists, so an update naming them removes them.
     let removed: String = products
         .iter()
@@ -191,10 +194,7 @@ fn counts_from_the_totals_leave_out_deleted_files() {
 
 #[test]
 fn an_index_without_totals_counts_every_match() {
-    let archive = Archive::new();
-    let products = products();
-    let list: String = products.iter().map(line).collect();
-    archive.build_list(&list, &BuildOptions::default()).unwrap();
+    let (archive, products) = built();
     let generation = archive.catalog().generation().to_path_buf();
     for file in totals_files(&archive.catalog()) {
         std::fs::remove_file(generation.join(file)).unwrap();
