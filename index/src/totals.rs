@@ -28,8 +28,8 @@ use tantivy::{DocId, Index, ReloadPolicy, SegmentReader};
 use crate::directory::ReadOnlyDirectory;
 use crate::error::{CatalogError, Result};
 use crate::fields::{self, FieldDef, FieldKind, FIELDS};
-use crate::record::State;
-use crate::search::Summary;
+use crate::query::keyword_ords;
+use crate::search::{Columns, Summary};
 
 const PREFIX: &str = "totals-";
 const SUFFIX: &str = ".bin";
@@ -317,12 +317,14 @@ impl SegmentTotals {
         }
     }
 
-    /// The totals of the live documents of `reader` that match `tally`.
+    /// The totals of the live documents of `reader` that match `tally`; `columns` are the
+    /// segment's, and tell a state from its ordinal.
     pub(crate) fn summary(
         &self,
         tally: &Tally,
         directory: &ReadOnlyDirectory,
         reader: &SegmentReader,
+        columns: &Columns,
     ) -> tantivy::Result<Summary> {
         let fast = reader.fast_fields();
         let mut accepted = Vec::with_capacity(tally.keywords.len());
@@ -334,24 +336,21 @@ impl SegmentTotals {
             let Some(column) = fast.str(name)? else {
                 return Ok(Summary::default());
             };
-            // Keywords take few values, so reading the whole dictionary costs microseconds.
-            let mut ords = Vec::new();
-            let mut terms = column.dictionary().stream()?;
-            while terms.advance() {
-                if std::str::from_utf8(terms.key()).is_ok_and(|v| v.to_lowercase() == *value) {
-                    ords.push(terms.term_ord() as u32);
-                }
-            }
-            accepted.push((*position, ords));
+            accepted.push((*position, keyword_ords(&column, value)?));
         }
         let months = tally.months.clone().unwrap_or(i32::MIN..i32::MAX);
         let matches = |key: &Key| {
             months.contains(&key.month)
                 && accepted
                     .iter()
-                    .all(|(position, ords)| ords.contains(&key.ords[*position]))
+                    .all(|(position, ords)| ords.contains(&u64::from(key.ords[*position])))
         };
-        let state = StateOrds::open(reader)?;
+        let state_position =
+            keyword_position(fields::STATE.name).expect("state is a keyword column");
+        let state = |key: &Key| {
+            let ord = key.ords[state_position];
+            columns.state_of((ord != NO_ORD).then_some(u64::from(ord)))
+        };
         let start = self
             .rows
             .partition_point(|row| row.key.month < months.start);
@@ -361,14 +360,14 @@ impl SegmentTotals {
             .take_while(|row| row.key.month < months.end)
             .filter(|row| matches(&row.key))
         {
-            summary.add_files(row.files, row.bytes, state.of(&row.key));
+            summary.add_files(row.files, row.bytes, state(&row.key));
         }
         if reader.has_deletes() && !self.deletions_counted {
             let deleted = deleted_docs(directory, reader);
             let mut gone = Summary::default();
             KeyColumns::open(reader)?.read(&deleted, |key, size| {
                 if matches(&key) {
-                    gone.add_files(1, size, state.of(&key));
+                    gone.add_files(1, size, state(&key));
                 }
             });
             summary = summary.without(gone);
@@ -417,45 +416,6 @@ fn deleted_docs(directory: &ReadOnlyDirectory, reader: &SegmentReader) -> Vec<Do
             .filter(|&doc| alive.is_some_and(|alive| alive.is_deleted(doc)))
             .collect()
     })
-}
-
-/// The ordinals of `disk` and `tape` in a segment's state column.
-struct StateOrds {
-    position: usize,
-    disk: Option<u32>,
-    tape: Option<u32>,
-}
-
-impl StateOrds {
-    fn open(reader: &SegmentReader) -> tantivy::Result<StateOrds> {
-        let position = keyword_position(fields::STATE.name).expect("state is a keyword column");
-        let column = reader.fast_fields().str(fields::STATE.name)?;
-        let ord = |state: State| -> tantivy::Result<Option<u32>> {
-            Ok(match &column {
-                Some(column) => column
-                    .dictionary()
-                    .term_ord(state.as_str())?
-                    .map(|ord| ord as u32),
-                None => None,
-            })
-        };
-        Ok(StateOrds {
-            position,
-            disk: ord(State::Disk)?,
-            tape: ord(State::Tape)?,
-        })
-    }
-
-    fn of(&self, key: &Key) -> Option<State> {
-        let ord = Some(key.ords[self.position]);
-        if ord == self.disk {
-            Some(State::Disk)
-        } else if ord == self.tape {
-            Some(State::Tape)
-        } else {
-            None
-        }
-    }
 }
 
 /// Little-endian fields read off the front of a byte slice.

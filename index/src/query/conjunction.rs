@@ -10,7 +10,7 @@
 //! 7,178 to 14,919 answers a second. The choice is made per segment, from the term's document
 //! frequency against the lead's.
 
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, StrColumn};
 use tantivy::query::{
     intersect_scorers, EmptyScorer, EnableScoring, Explanation, Query, Scorer, TermQuery, Weight,
 };
@@ -113,20 +113,25 @@ impl ConjunctionWeight {
         let Some(column) = reader.fast_fields().str(check.name)? else {
             return Ok(None);
         };
-        // The column holds values as the files spell them and terms are lowercase; keywords
-        // take few values, so reading the whole dictionary costs microseconds.
-        let mut accepted = Vec::new();
-        let mut terms = column.dictionary().stream()?;
-        while terms.advance() {
-            if std::str::from_utf8(terms.key()).is_ok_and(|v| v.to_lowercase() == check.value) {
-                accepted.push(terms.term_ord());
-            }
-        }
         Ok(Some(ColumnCheck {
             ords: column.ords().clone(),
-            accepted,
+            accepted: keyword_ords(&column, &check.value)?,
         }))
     }
+}
+
+/// The ordinals of a keyword column that hold `value` (lowercase), in any case: the column
+/// holds values as the files spell them and terms are lowercase. Keywords take few values, so
+/// reading the whole dictionary costs microseconds.
+pub(crate) fn keyword_ords(column: &StrColumn, value: &str) -> std::io::Result<Vec<u64>> {
+    let mut accepted = Vec::new();
+    let mut terms = column.dictionary().stream()?;
+    while terms.advance() {
+        if std::str::from_utf8(terms.key()).is_ok_and(|v| v.to_lowercase() == value) {
+            accepted.push(terms.term_ord());
+        }
+    }
+    Ok(accepted)
 }
 
 impl Weight for ConjunctionWeight {

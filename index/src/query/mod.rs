@@ -23,6 +23,7 @@ mod tally;
 use std::ops::Bound;
 
 pub use compile::{compile, compile_node};
+pub(crate) use conjunction::keyword_ords;
 pub use dates::date_span;
 pub use glob::escape_glob;
 use glob::is_glob;

@@ -489,7 +489,9 @@ impl Catalog {
             let totals =
                 self.totals[ordinal].get_or_init(|| SegmentTotals::read(&self.generation, segment));
             let part = match totals {
-                Some(totals) => totals.summary(tally, &self.directory, segment)?,
+                Some(totals) => {
+                    totals.summary(tally, &self.directory, segment, &self.columns[ordinal])?
+                }
                 None => {
                     let weight = match &weight {
                         Some(weight) => weight,
@@ -688,7 +690,7 @@ fn path_text(bytes: &[u8]) -> String {
 
 /// The columns of one segment that describe a file.
 #[derive(Clone)]
-struct Columns {
+pub(crate) struct Columns {
     path: Option<StrColumn>,
     date: Column<tantivy::DateTime>,
     size: Column<u64>,
@@ -747,12 +749,23 @@ impl Columns {
         let ords = &mut ords[..docs.len()];
         column.ords().first_vals(docs, ords);
         for (state, ord) in states.iter_mut().zip(ords.iter()) {
-            *state = match ord {
-                Some(ord) if Some(*ord) == *disk => Some(State::Disk),
-                Some(ord) if Some(*ord) == *tape => Some(State::Tape),
-                _ => None,
-            };
+            *state = state_of(*ord, *disk, *tape);
         }
+    }
+
+    /// The state of an ordinal of the state column.
+    pub(crate) fn state_of(&self, ord: Option<u64>) -> Option<State> {
+        let (_, disk, tape) = self.state.as_ref()?;
+        state_of(ord, *disk, *tape)
+    }
+}
+
+/// The state of an ordinal of a state column whose `disk` and `tape` ordinals are given.
+fn state_of(ord: Option<u64>, disk: Option<u64>, tape: Option<u64>) -> Option<State> {
+    match ord {
+        Some(ord) if Some(ord) == disk => Some(State::Disk),
+        Some(ord) if Some(ord) == tape => Some(State::Tape),
+        _ => None,
     }
 }
 
