@@ -488,8 +488,7 @@ fn chiller_server_follows_no_link_out_of_its_root() {
             let server = Server::start_with_delay(&env, 1000, mode);
             let (code, _) = upload(&server, path.as_bytes());
             assert_eq!(code, 200, "{mode:?}");
-            std::fs::remove_file(path).unwrap();
-            std::os::unix::fs::symlink(&outside, path).unwrap();
+            replace_with_link(path, &outside);
             server
         } else {
             let accepted = serde_json::json!({
@@ -497,8 +496,7 @@ fn chiller_server_follows_no_link_out_of_its_root() {
                 "completed": null, "done": 0, "failed": 0, "errors": {}, "output": null,
             });
             std::fs::write(jobs.join(format!("{id}.json")), accepted.to_string()).unwrap();
-            std::fs::remove_file(path).unwrap();
-            std::os::unix::fs::symlink(&outside, path).unwrap();
+            replace_with_link(path, &outside);
             Server::start(&env, mode)
         };
         let status = wait_finished(&server.url, &id.to_string(), Duration::from_secs(30));
@@ -515,6 +513,14 @@ fn chiller_server_follows_no_link_out_of_its_root() {
         assert_eq!(footprint(&outside), before, "{mode:?}");
     }
     assert!(!log.exists(), "the recall command ran on nothing");
+}
+
+/// Puts a symbolic link to `target` in place of the file `path` in one rename: a running
+/// server's recall sees the file or the link, never a missing path in between.
+fn replace_with_link(path: &str, target: &std::path::Path) {
+    let link = format!("{path}.link");
+    std::os::unix::fs::symlink(target, &link).unwrap();
+    std::fs::rename(&link, path).unwrap();
 }
 
 /// Whether a process runs (a zombie, waiting for a parent to reap it, does not).
