@@ -930,8 +930,8 @@ impl Run<'_> {
             }
         }
         let previous = self.previous();
-        let replaced = catalog.paths_query(&touched);
-        let removed = catalog.count(replaced.as_ref())?.files;
+        let replaced = catalog.find_paths(&touched)?;
+        let removed = replaced.positions.len() as u64;
         let mut roots = previous.roots.clone();
         for root in &mut roots {
             let mine = |path: &String| {
@@ -939,11 +939,14 @@ impl Run<'_> {
                     || (root.root.starts_with(LIST_ROOT_PREFIX)
                         && !previous.roots.iter().any(|r| is_below(path, &r.root)))
             };
-            let under: Vec<String> = touched.iter().filter(|p| mine(p)).cloned().collect();
-            if under.is_empty() {
+            if !touched.iter().any(mine) {
                 continue;
             }
-            let gone = catalog.count(catalog.paths_query(&under).as_ref())?.files;
+            let gone = replaced
+                .positions
+                .iter()
+                .filter(|&&i| mine(&touched[i]))
+                .count() as u64;
             let added = present.iter().filter(|r| mine(&r.path)).count() as u64;
             root.files = (root.files + added).saturating_sub(gone);
             self.stamp(&mut root.freshness, true, false);
@@ -954,7 +957,7 @@ impl Run<'_> {
         let writer = self.writer(&target)?;
         let mut report = self.report(&target);
         // Deleted before the new versions are added, so the delete spares them.
-        writer.delete_query(replaced)?;
+        writer.delete_query(replaced.deletion)?;
         let mut collections = previous.collections.clone();
         let added = || -> Result<()> {
             for record in present {

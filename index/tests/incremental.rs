@@ -227,3 +227,51 @@ fn pages_read_are_given_back_and_read_again_unchanged() {
         Err(OpenReadError::FileDoesNotExist(_))
     ));
 }
+
+#[test]
+fn documents_found_are_deleted_even_after_their_segments_merged() {
+    let archive = two_days();
+    let added = archive.disk_file(&format!("{DAY}/{}", name("T60WWV", 80)), 100);
+    let update = BuildOptions {
+        update: true,
+        ..Default::default()
+    };
+    archive.build_list(&format!("{added}\n"), &update).unwrap();
+    let crawled = archive.path(&format!("{OTHER_DAY}/{}", name("T32TQM", 4)));
+    let absent = archive.path(&format!("{DAY}/{}", name("T60WWV", 81)));
+    let catalog = archive.catalog();
+    let segments = catalog.index().searchable_segment_ids().unwrap();
+    assert!(segments.len() >= 2, "the update wrote a segment of its own");
+    let looked_for = [absent, added.clone(), crawled.clone()];
+    let mut found = catalog.find_paths(&looked_for).unwrap();
+    found.positions.sort_unstable();
+    assert_eq!(
+        found.positions,
+        [1, 2],
+        "one document each of the paths indexed"
+    );
+
+    // The segments the documents were found in are gone once merged: the deletion finds the
+    // same files in the merged segment by their paths.
+    let index = tantivy::Index::open_in_dir(catalog.generation()).unwrap();
+    let mut writer: tantivy::IndexWriter = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    writer.merge(&segments).wait().unwrap();
+    writer.delete_query(found.deletion).unwrap();
+    let payload = index.load_metas().unwrap().payload.unwrap();
+    let mut commit = writer.prepare_commit().unwrap();
+    commit.set_payload(&payload);
+    commit.commit().unwrap();
+    writer.wait_merging_threads().unwrap();
+    let merged = archive.catalog();
+    assert_eq!(merged.index().searchable_segment_ids().unwrap().len(), 1);
+    assert_eq!(merged.documents(), 19);
+    let left = |path: &str| {
+        let query = merged.parse(&format!("path:\"{path}\"")).unwrap();
+        merged.count(query.as_ref()).unwrap().files
+    };
+    assert_eq!((left(&added), left(&crawled)), (0, 0));
+    assert_eq!(
+        left(&archive.path(&format!("{DAY}/{}", name("T31NFF", 3)))),
+        1
+    );
+}
