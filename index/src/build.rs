@@ -371,6 +371,14 @@ struct Run<'a> {
 }
 
 /// The index a build writes to: the current one, or a new generation being staged.
+/// A full build of at most this many documents merges its segments into one. Each segment
+/// costs every query its own opening and lookups, which a small index's answers of a few
+/// milliseconds feel (a tile query at 10^6 documents: 6.4 ms in one segment, 7.5 ms in the
+/// eight a full build writes), while the merge costs some 2 µs a document (1.9 s at 10^6, a
+/// fifth of the build). A large index's answers are dominated by their hits, and its merge
+/// would take minutes.
+const MERGED_FULL_BUILD: u64 = 1 << 21;
+
 struct Target {
     index: Index,
     staging: Option<PathBuf>,
@@ -504,6 +512,14 @@ impl Run<'_> {
         let mut commit = writer.prepare_commit()?;
         commit.set_payload(&serde_json::to_string(&report.info).expect("build info serializes"));
         commit.commit()?;
+        if target.staging.is_some() {
+            let segments = target.index.searchable_segment_metas()?;
+            let documents: u64 = segments.iter().map(|s| u64::from(s.num_docs())).sum();
+            if segments.len() > 1 && documents <= MERGED_FULL_BUILD {
+                let ids: Vec<_> = segments.iter().map(|s| s.id()).collect();
+                writer.merge(&ids).wait()?;
+            }
+        }
         writer.wait_merging_threads()?;
         crate::totals::write(&target.generation)?;
         remove_unused_states(&target.generation, report.info.dir_states.as_deref());

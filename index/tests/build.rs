@@ -148,3 +148,28 @@ fn the_document_store_is_compressed_with_zstd() {
         );
     }
 }
+
+#[test]
+fn a_small_full_build_is_one_segment_and_an_update_adds_one() {
+    let archive = Archive::new();
+    let list: String = (0..20_000)
+        .map(|i| format!("1000 1686823200 8 /archive/d{}/f{i}.zip\n", i % 97))
+        .collect();
+    let full = BuildOptions {
+        full: true,
+        ..Default::default()
+    };
+    archive.build_list(&list, &full).unwrap();
+    let catalog = archive.catalog();
+    assert_eq!(catalog.documents(), 20_000);
+    assert_eq!(catalog.index().searchable_segment_ids().unwrap().len(), 1);
+    let update = BuildOptions {
+        update: true,
+        ..Default::default()
+    };
+    let added = archive.disk_file("d/new.zip", 10);
+    archive.build_list(&format!("{added}\n"), &update).unwrap();
+    let catalog = archive.catalog();
+    assert_eq!(catalog.documents(), 20_001);
+    assert_eq!(catalog.index().searchable_segment_ids().unwrap().len(), 2);
+}
