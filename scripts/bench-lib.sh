@@ -34,9 +34,10 @@ start_server() {
   url=$(sed -n 's/^listening on //p' "$1")
 }
 
-# wrk for $seconds against $url: load CONNECTIONS PATH -> "requests/s p50 p99".
+# wrk for $seconds against $url: load CONNECTIONS PATH [SCRIPT] -> "requests/s p50 p99";
+# a wrk Lua SCRIPT makes the requests instead of asking for PATH again and again.
 load() {
-  wrk -t2 -c"$1" -d"${seconds}s" --latency "$url$2" | awk '
+  wrk -t2 -c"$1" -d"${seconds}s" --latency ${3:+-s "$3"} "$url$2" | awk '
     /Requests\/sec/ {rps=$2}
     /^ +50%/ {p50=$2}
     /^ +99%/ {p99=$2}

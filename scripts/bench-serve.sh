@@ -27,6 +27,17 @@ list='/filelist?q=tile:T60WWV%20AND%20sat:S2A'
 big='/filelist?q=sat:S2A%20AND%20product:MSIL1C%20AND%20date:2019'
 hits=$(curl -s "$url$tile" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
 big_hits=$(curl -s "$url$big" | wc -l)
+# Distinct searches: a random tile of the index and a random year each, so that the answers
+# lie in different directories and the server's decoded path blocks are mostly not the ones
+# asked for (the tile search above asks for the same blocks every time).
+curl -s "$url/fields" | python3 -c '
+import json, sys
+for field in json.load(sys.stdin)["fields"]:
+    if field["name"] == "tile":
+        print("\n".join(v["value"].upper() for v in field["values"]))' >"$work/tiles.txt"
+tiles=$(wc -l <"$work/tiles.txt")
+export CATALOG_TILES=$work/tiles.txt
+read -r r_rps r_p50 r_p99 <<<"$(load 32 / scripts/wrk-tile-years.lua)"
 read -r t_rps t_p50 t_p99 <<<"$(load 32 "$tile")"
 read -r t8_rps t8_p50 t8_p99 <<<"$(load 8 "$tile")"
 read -r l_rps l_p50 l_p99 <<<"$(load 32 "$list")"
@@ -40,6 +51,7 @@ index of \`catalog sample --files $files\`; wrk and the server share the $(nproc
 |---|---|---|---|---|
 | \`$tile\` ($hits hits) | 32 | $t_rps | $t_p50 | $t_p99 |
 | \`$tile\` ($hits hits) | 8 | $t8_rps | $t8_p50 | $t8_p99 |
+| \`/search?q=tile:T AND date:Y\`, a random tile of $tiles and year each | 32 | $r_rps | $r_p50 | $r_p99 |
 | \`$list\` ($hits paths) | 32 | $l_rps | $l_p50 | $l_p99 |
 | \`$big\` ($big_hits paths) | 8 | $b_rps | $b_p50 | $b_p99 |
 TABLE

@@ -347,6 +347,9 @@ fn serve_says_how_fresh_its_answers_are() {
     assert_eq!(search["indexed_at"], built_at, "{search}");
     assert_eq!(search["crawled_at"], crawled_at, "{search}");
     assert!(search["total"].as_u64().unwrap() > 0);
+    let again = server.json(&format!("/search?q={TILE_URL}&limit=1"));
+    assert_eq!(again["items"], search["items"]);
+    assert_eq!(search["items"].as_array().unwrap().len(), 1);
     let count = server.json(&format!("/count?q={TILE_URL}"));
     assert_eq!(count["indexed_at"], built_at, "{count}");
     assert_eq!(count["crawled_at"], crawled_at, "{count}");
@@ -362,6 +365,12 @@ fn serve_says_how_fresh_its_answers_are() {
             .parse()
             .unwrap()
     };
+    // The first search decoded the blocks of the paths it read, and the same search again
+    // found each of them decoded.
+    let misses = gauge("catalog_path_cache_misses");
+    assert!(misses >= 1.0, "{metrics}");
+    assert_eq!(gauge("catalog_path_cache_hits"), misses, "{metrics}");
+    assert!(gauge("catalog_path_cache_bytes") > 0.0);
     small_age(
         &Value::from(gauge("catalog_index_age_seconds")),
         "catalog_index_age_seconds",

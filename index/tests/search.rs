@@ -521,3 +521,60 @@ fn conjunctions_answer_the_same_whether_keywords_lead_or_are_checked_in_their_co
         "{message}"
     );
 }
+
+#[test]
+fn a_catalog_keeping_decoded_path_blocks_answers_as_one_that_does_not() {
+    // Long, varied paths over hundreds of dictionary blocks, in two segments.
+    let line = |i: u32| {
+        let name = format!(
+            "S2A_MSIL1C_2019{:02}{:02}T{:02}{:02}{:02}_N0204_R122_T{:02}WWV_20190101T101120.zip",
+            1 + i % 12,
+            1 + i % 28,
+            i / 3600,
+            i / 60 % 60,
+            i % 60,
+            1 + i % 59
+        );
+        format!(
+            "{} 1686823200 8 /archive/{}\n",
+            1000 + i,
+            product_path("s2a_prd_msil1c", &name)
+        )
+    };
+    let archive = Archive::new();
+    let first: String = (0..6000).map(line).collect();
+    archive
+        .build_list(&first, &BuildOptions::default())
+        .unwrap();
+    let both: String = (0..9000).map(line).collect();
+    archive.build_list(&both, &BuildOptions::default()).unwrap();
+    let plain = archive.catalog();
+    assert_eq!(plain.documents(), 9000);
+    assert!(plain.index().searchable_segment_ids().unwrap().len() >= 2);
+    // Room for a few blocks only, so that blocks are evicted and decoded again.
+    let cached = archive.catalog().with_path_cache(40_000);
+    let answer = |catalog: &catalog_index::Catalog, text: &str, offset, limit| {
+        let query = catalog.parse(text).unwrap();
+        catalog
+            .search(query.as_ref(), SortKey::Date, offset, limit)
+            .unwrap()
+            .matches
+    };
+    for _ in 0..2 {
+        for text in [
+            "tile:T07WWV",
+            "tile:T33WWV OR tile:T34WWV",
+            "size:[1000 TO 9000]",
+        ] {
+            for (offset, limit) in [(0, Some(100)), (100, Some(100)), (0, None)] {
+                let expected = answer(&plain, text, offset, limit);
+                assert!(!expected.is_empty(), "{text}");
+                assert_eq!(answer(&cached, text, offset, limit), expected, "{text}");
+            }
+        }
+    }
+    assert_eq!(plain.path_cache_stats(), None);
+    let stats = cached.path_cache_stats().unwrap();
+    assert!(stats.hits > 0 && stats.misses > 0, "{stats:?}");
+    assert!(stats.bytes <= 40_000, "{stats:?}");
+}

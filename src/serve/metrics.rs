@@ -21,6 +21,9 @@ pub struct Metrics {
     documents: IntGauge,
     age: Gauge,
     crawled: Gauge,
+    cache_hits: IntGauge,
+    cache_misses: IntGauge,
+    cache_bytes: IntGauge,
 }
 
 impl Metrics {
@@ -64,10 +67,27 @@ impl Metrics {
             "When the index was last crawled whole, in seconds since the Unix epoch",
         )
         .expect("valid metric");
+        // Gauges, not counters: they start again from zero when a rebuild is swapped in.
+        let cache_gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
+        let cache_hits = cache_gauge(
+            "catalog_path_cache_hits",
+            "Path dictionary blocks found decoded, since the index was opened",
+        );
+        let cache_misses = cache_gauge(
+            "catalog_path_cache_misses",
+            "Path dictionary blocks decoded, since the index was opened",
+        );
+        let cache_bytes = cache_gauge(
+            "catalog_path_cache_bytes",
+            "Bytes of decoded path dictionary blocks kept",
+        );
         for metric in [
             Box::new(documents.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(age.clone()),
             Box::new(crawled.clone()),
+            Box::new(cache_hits.clone()),
+            Box::new(cache_misses.clone()),
+            Box::new(cache_bytes.clone()),
         ] {
             registry.register(metric).expect("registers once");
         }
@@ -78,6 +98,9 @@ impl Metrics {
             documents,
             age,
             crawled,
+            cache_hits,
+            cache_misses,
+            cache_bytes,
         }
     }
 
@@ -97,6 +120,12 @@ pub async fn render(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     let catalog = shared.catalog();
     let metrics = &shared.metrics;
     metrics.documents.set(catalog.documents() as i64);
+    if let Some(cache) = catalog.path_cache_stats() {
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        metrics.cache_hits.set(gauge(cache.hits));
+        metrics.cache_misses.set(gauge(cache.misses));
+        metrics.cache_bytes.set(gauge(cache.bytes));
+    }
     let info = catalog.info();
     if let (Some(crawled), Some(age)) = (
         info.crawled_at(),

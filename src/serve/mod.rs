@@ -112,7 +112,7 @@ pub struct Server {
 impl Server {
     /// Opens the index of `config`.
     pub fn open(config: ServeConfig) -> anyhow::Result<Server> {
-        let catalog = Catalog::open(&config.index)?;
+        let catalog = open_catalog(&config.index)?;
         Ok(Server {
             shared: Arc::new(Shared {
                 catalog: ArcSwap::from_pointee(catalog),
@@ -132,6 +132,15 @@ impl Server {
     }
 }
 
+/// Decoded path dictionary blocks the server keeps: some 6,000 blocks of 100 paths, the pages
+/// of 60 scattered answers of 100 items.
+const PATH_CACHE_BYTES: u64 = 64 << 20;
+
+/// Opens the index in `dir` as the server reads it.
+fn open_catalog(dir: &std::path::Path) -> catalog_index::Result<Catalog> {
+    Ok(Catalog::open(dir)?.with_path_cache(PATH_CACHE_BYTES))
+}
+
 /// Checks every second whether `catalog index` committed a new state, and swaps it in. Readers
 /// holding the old index keep it until they finish. The new state is opened only once the
 /// old one is outdated: opening reads every segment's columns.
@@ -145,7 +154,7 @@ async fn follow_rebuilds(shared: Arc<Shared>) {
             continue;
         }
         let dir = shared.config.index.clone();
-        let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || Catalog::open(&dir)).await else {
+        let Ok(Ok(fresh)) = tokio::task::spawn_blocking(move || open_catalog(&dir)).await else {
             continue;
         };
         if fresh.info() != shared.catalog().info() {

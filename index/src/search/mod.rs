@@ -2,8 +2,10 @@
 //! of the index it updates is in its own module, `search/incremental.rs`.
 
 mod incremental;
+mod path_blocks;
 
 pub use incremental::{is_below, is_within, IndexedFile};
+pub use path_blocks::PathCacheStats;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -26,6 +28,7 @@ use crate::query::{Node, Tallied};
 use crate::record::{Entry, FileRecord, State};
 use crate::schema::{CatalogSchema, FIELDS, SCHEMA_VERSION};
 use crate::totals::SegmentTotals;
+use path_blocks::PathBlocks;
 
 /// The order of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
@@ -195,6 +198,8 @@ pub struct Catalog {
     columns: Vec<Columns>,
     /// Per segment, its totals once a count has read them; `None` when it has none.
     totals: Vec<OnceLock<Option<SegmentTotals>>>,
+    /// Decoded blocks of the path dictionaries, when kept; see [`Catalog::with_path_cache`].
+    path_blocks: Option<PathBlocks>,
     schema: CatalogSchema,
     info: BuildInfo,
     dir: PathBuf,
@@ -293,12 +298,25 @@ impl Catalog {
             searcher,
             columns,
             totals,
+            path_blocks: None,
             schema: CatalogSchema::new(),
             info,
             dir: dir.to_path_buf(),
             generation,
         };
         Ok((catalog, whole))
+    }
+
+    /// Keeps up to about `bytes` of decoded path dictionary blocks between answers, for a
+    /// catalog that answers many queries: a path costs a block's decompression otherwise.
+    pub fn with_path_cache(mut self, bytes: u64) -> Catalog {
+        self.path_blocks = Some(PathBlocks::new(bytes));
+        self
+    }
+
+    /// How the cache of [`Catalog::with_path_cache`] has done; `None` without one.
+    pub fn path_cache_stats(&self) -> Option<PathCacheStats> {
+        self.path_blocks.as_ref().map(PathBlocks::stats)
     }
 
     /// Whether a rebuild has committed since this catalog was opened: a new generation, or a
@@ -577,14 +595,21 @@ impl Catalog {
             let Some(column) = &self.columns[run[0].0 as usize].path else {
                 continue;
             };
-            let ords: Vec<u64> = run.iter().map(|(_, ord, _)| *ord).collect();
             // The callback runs once per ordinal given, repeated ones included, in order.
             let mut targets = run.iter().map(|(_, _, i)| *i);
-            column.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+            let each = |bytes: &[u8]| {
                 if let Some(i) = targets.next() {
                     found(i, path_text(bytes));
                 }
-            })?;
+            };
+            let ords = run.iter().map(|(_, ord, _)| *ord);
+            match &self.path_blocks {
+                Some(blocks) => blocks.resolve(run[0].0, column.dictionary(), ords, each)?,
+                None => {
+                    let ords: Vec<u64> = ords.collect();
+                    column.dictionary().sorted_ords_to_term_cb(&ords, each)?;
+                }
+            }
         }
         Ok(())
     }
