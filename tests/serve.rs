@@ -365,8 +365,8 @@ fn serve_says_how_fresh_its_answers_are() {
             .parse()
             .unwrap()
     };
-    // The first search decoded the blocks of the paths it read, and the same search again
-    // found each of them decoded.
+    // The first search decompressed the blocks of the paths it read, and the same search again
+    // found each of them decompressed.
     let misses = gauge("catalog_path_cache_misses");
     assert!(misses >= 1.0, "{metrics}");
     assert_eq!(gauge("catalog_path_cache_hits"), misses, "{metrics}");

@@ -523,7 +523,7 @@ fn conjunctions_answer_the_same_whether_keywords_lead_or_are_checked_in_their_co
 }
 
 #[test]
-fn a_catalog_keeping_decoded_path_blocks_answers_as_one_that_does_not() {
+fn a_catalog_keeping_path_blocks_answers_as_one_that_does_not() {
     // Long, varied paths over hundreds of dictionary blocks, in two segments.
     let line = |i: u32| {
         let name = format!(
@@ -551,7 +551,7 @@ fn a_catalog_keeping_decoded_path_blocks_answers_as_one_that_does_not() {
     let plain = archive.catalog();
     assert_eq!(plain.documents(), 9000);
     assert!(plain.index().searchable_segment_ids().unwrap().len() >= 2);
-    // Room for a few blocks only, so that blocks are evicted and decoded again.
+    // Room for a few blocks only, so that blocks are evicted and decompressed again.
     let cached = archive.catalog().with_path_cache(40_000);
     let answer = |catalog: &catalog_index::Catalog, text: &str, offset, limit| {
         let query = catalog.parse(text).unwrap();

@@ -71,15 +71,15 @@ impl Metrics {
         let cache_gauge = |name: &str, help: &str| IntGauge::new(name, help).expect("valid metric");
         let cache_hits = cache_gauge(
             "catalog_path_cache_hits",
-            "Path dictionary blocks found decoded, since the index was opened",
+            "Path dictionary blocks found decompressed, since the index was opened",
         );
         let cache_misses = cache_gauge(
             "catalog_path_cache_misses",
-            "Path dictionary blocks decoded, since the index was opened",
+            "Path dictionary blocks decompressed, since the index was opened",
         );
         let cache_bytes = cache_gauge(
             "catalog_path_cache_bytes",
-            "Bytes of decoded path dictionary blocks kept",
+            "Bytes of decompressed path dictionary blocks kept",
         );
         for metric in [
             Box::new(documents.clone()) as Box<dyn prometheus::core::Collector>,

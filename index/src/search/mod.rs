@@ -198,7 +198,7 @@ pub struct Catalog {
     columns: Vec<Columns>,
     /// Per segment, its totals once a count has read them; `None` when it has none.
     totals: Vec<OnceLock<Option<SegmentTotals>>>,
-    /// Decoded blocks of the path dictionaries, when kept; see [`Catalog::with_path_cache`].
+    /// Decompressed blocks of the path dictionaries, when kept; see [`Catalog::with_path_cache`].
     path_blocks: Option<PathBlocks>,
     schema: CatalogSchema,
     info: BuildInfo,
@@ -307,7 +307,7 @@ impl Catalog {
         Ok((catalog, whole))
     }
 
-    /// Keeps up to about `bytes` of decoded path dictionary blocks between answers, for a
+    /// Keeps up to about `bytes` of decompressed path dictionary blocks between answers, for a
     /// catalog that answers many queries: a path costs a block's decompression otherwise.
     pub fn with_path_cache(mut self, bytes: u64) -> Catalog {
         self.path_blocks = Some(PathBlocks::new(bytes));
