@@ -515,9 +515,13 @@ impl Run<'_> {
         if target.staging.is_some() {
             let segments = target.index.searchable_segment_metas()?;
             let documents: u64 = segments.iter().map(|s| u64::from(s.num_docs())).sum();
-            if segments.len() > 1 && documents <= MERGED_FULL_BUILD {
-                let ids: Vec<_> = segments.iter().map(|s| s.id()).collect();
+            let ids: Vec<_> = segments.iter().map(|s| s.id()).collect();
+            // A segment's metadata, while held, keeps its files from the garbage collection.
+            drop(segments);
+            if ids.len() > 1 && documents <= MERGED_FULL_BUILD {
                 writer.merge(&ids).wait()?;
+                // The merged segments' files are removed only by the next commit otherwise.
+                writer.garbage_collect_files().wait()?;
             }
         }
         writer.wait_merging_threads()?;

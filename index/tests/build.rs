@@ -163,6 +163,17 @@ fn a_small_full_build_is_one_segment_and_an_update_adds_one() {
     let catalog = archive.catalog();
     assert_eq!(catalog.documents(), 20_000);
     assert_eq!(catalog.index().searchable_segment_ids().unwrap().len(), 1);
+    let mut segment_files: Vec<String> = std::fs::read_dir(catalog.generation())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".fast"))
+        .collect();
+    segment_files.sort();
+    assert_eq!(
+        segment_files.len(),
+        1,
+        "the merged segments' files are gone: {segment_files:?}"
+    );
     let update = BuildOptions {
         update: true,
         ..Default::default()
