@@ -101,6 +101,9 @@ impl Catalog {
         let mut docs = HashMap::new();
         let mut pages = PageRelease::new(&self.directory);
         for (segment, columns) in self.searcher.segment_readers().iter().zip(&self.columns) {
+            // Every segment searched is named, with what it holds of `paths` or nothing, so
+            // that the writer does not look them up in it again.
+            let found = docs.entry(segment.segment_id()).or_insert_with(Vec::new);
             let Some(column) = &columns.path else {
                 continue;
             };
@@ -111,19 +114,16 @@ impl Catalog {
                     by_ord.insert(ord, i);
                 }
             }
-            if by_ord.is_empty() {
-                continue;
-            }
-            let mut found = Vec::new();
-            for (doc, ord) in live_path_ords(segment, column) {
-                pages.read_one();
-                if let Some(&i) = by_ord.get(&ord) {
-                    found.push(doc);
-                    positions.push(i);
+            if !by_ord.is_empty() {
+                for (doc, ord) in live_path_ords(segment, column) {
+                    pages.read_one();
+                    if let Some(&i) = by_ord.get(&ord) {
+                        found.push(doc);
+                        positions.push(i);
+                    }
                 }
             }
             pages.release();
-            docs.insert(segment.segment_id(), found);
         }
         let paths = Arc::new(paths.to_vec());
         let predicate = FunctionPredicate::from(move |segment: &SegmentReader| {
@@ -220,9 +220,9 @@ pub struct FoundPaths {
 /// A query matching `docs`, found by a catalog in the segments it holds, by segment; in any
 /// other segment (one a merge has written since), what `elsewhere` matches, which must find
 /// the same files. tantivy's writer applies a delete query to every segment through its own
-/// directory, which keeps every page it touched mapped: a query that looks each path up in
+/// directory, which keeps every page it touched mapped: a query that looked each path up in
 /// every segment again mapped 4 GiB at 1.5×10^8 documents to delete 10^5 paths, where the
-/// documents found are a list.
+/// documents found read nothing.
 fn found_query(
     mut docs: HashMap<SegmentId, Vec<DocId>>,
     elsewhere: Box<dyn Query>,
