@@ -16,7 +16,7 @@ use quick_cache::Weighter;
 use tantivy::columnar::Dictionary;
 use tantivy::directory::OwnedBytes;
 use tantivy::SegmentOrdinal;
-use tantivy_sstable::{SSTable, VoidSSTable};
+use tantivy_sstable::{BlockReader, SSTable, VoidSSTable};
 
 /// Facts about the cache, for metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl PathBlocks {
         let mut path = Vec::new();
         for ord in ords {
             let address = dictionary.sstable_index.get_block_with_ord(ord);
-            let (block, reader, at) = match reading.take() {
+            let (block, mut reader, mut at) = match reading.take() {
                 Some((block, reader, at))
                     if block.first_ordinal == address.first_ordinal && at <= ord =>
                 {
@@ -78,7 +78,7 @@ impl PathBlocks {
                                 let bytes = dictionary
                                     .sstable_slice
                                     .read_bytes_slice(address.byte_range.clone())?;
-                                Block::decompress(address.first_ordinal, &bytes).map(Arc::new)
+                                Block::decompress(address.first_ordinal, bytes).map(Arc::new)
                             })?;
                     let reader = VoidSSTable::delta_reader(block.framed.clone());
                     path.clear();
@@ -87,8 +87,6 @@ impl PathBlocks {
                     (block, reader, before)
                 }
             };
-            let mut reader = reader;
-            let mut at = at;
             while at != ord {
                 if !reader.advance()? {
                     return Err(io::Error::new(
@@ -132,33 +130,24 @@ struct Block {
 }
 
 impl Block {
-    /// Decompresses a block as the dictionary stores it: its length (with the flag) as a
-    /// little-endian u32, a flag byte (1 when zstd-compressed), then the delta-coded paths.
-    fn decompress(first_ordinal: u64, stored: &[u8]) -> io::Result<Block> {
-        let malformed = || io::Error::new(io::ErrorKind::InvalidData, "malformed path block");
-        let (length, rest) = stored.split_first_chunk::<4>().ok_or_else(malformed)?;
-        let length = usize::try_from(u32::from_le_bytes(*length)).map_err(|_| malformed())?;
-        let (&compressed, rest) = rest.split_first().ok_or_else(malformed)?;
-        let data = rest
-            .get(..length.checked_sub(1).ok_or_else(malformed)?)
-            .ok_or_else(malformed)?;
-        let plain = match compressed {
-            0 => data.to_vec(),
-            1 => {
-                let size = zstd::zstd_safe::get_frame_content_size(data)
-                    .ok()
-                    .flatten()
-                    .and_then(|size| usize::try_from(size).ok())
-                    .unwrap_or(1 << 20);
-                zstd::bulk::decompress(data, size)?
-            }
-            _ => return Err(malformed()),
-        };
+    /// Decompresses a block as the dictionary stores it, with tantivy-sstable's own block
+    /// reader, and frames it again as an uncompressed block: its length with the flag byte as
+    /// a little-endian u32, the flag (0), then the delta-coded paths.
+    fn decompress(first_ordinal: u64, stored: OwnedBytes) -> io::Result<Block> {
+        let mut reader = BlockReader::new(stored);
+        if !reader.read_block()? {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "empty path dictionary block",
+            ));
+        }
+        let plain = reader.buffer();
+        let length = u32::try_from(plain.len() + 1)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "oversized path block"))?;
         let mut framed = Vec::with_capacity(plain.len() + 5);
-        let length = u32::try_from(plain.len() + 1).map_err(|_| malformed())?;
         framed.extend_from_slice(&length.to_le_bytes());
         framed.push(0);
-        framed.extend_from_slice(&plain);
+        framed.extend_from_slice(plain);
         Ok(Block {
             first_ordinal,
             framed: OwnedBytes::new(framed),
