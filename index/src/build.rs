@@ -370,7 +370,6 @@ struct Run<'a> {
     schema: CatalogSchema,
 }
 
-/// The index a build writes to: the current one, or a new generation being staged.
 /// A full build of at most this many documents merges its segments into one. Each segment
 /// costs every query its own opening and lookups, which a small index's answers of a few
 /// milliseconds feel (a tile query at 10^6 documents: 6.4 ms in one segment, 7.5 ms in the
@@ -379,6 +378,7 @@ struct Run<'a> {
 /// would take minutes.
 const MERGED_FULL_BUILD: u64 = 1 << 21;
 
+/// The index a build writes to: the current one, or a new generation being staged.
 struct Target {
     index: Index,
     staging: Option<PathBuf>,
