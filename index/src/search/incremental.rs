@@ -10,7 +10,7 @@ use tantivy::columnar::{Dictionary, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{
-    BitSetDocSet, ConstScorer, EnableScoring, Explanation, Query, Scorer, Weight,
+    BitSetDocSet, ConstScorer, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight,
 };
 use tantivy::{BitSet, DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
@@ -260,6 +260,7 @@ struct FoundWeight {
 impl Weight for FoundWeight {
     fn scorer(&self, reader: &SegmentReader, boost: Score) -> tantivy::Result<Box<dyn Scorer>> {
         match self.docs.get(&reader.segment_id()) {
+            Some(docs) if docs.is_empty() => Ok(Box::new(EmptyScorer)),
             Some(docs) => {
                 let mut found = BitSet::with_max_value(reader.max_doc());
                 for &doc in docs {
