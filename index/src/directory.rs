@@ -20,7 +20,7 @@
 //! as it writes every segment file, with the permissions the umask gives.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, BufWriter};
 use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -33,8 +33,8 @@ use tantivy::directory::error::{
     DeleteError, LockError, OpenDirectoryError, OpenReadError, OpenWriteError,
 };
 use tantivy::directory::{
-    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, OwnedBytes, WatchCallback,
-    WatchHandle, WritePtr,
+    Directory, DirectoryLock, FileHandle, Lock, MmapDirectory, OwnedBytes, TerminatingWrite,
+    WatchCallback, WatchHandle, WritePtr,
 };
 
 /// A memory-mapped index directory that only reads: locks are granted without touching the
@@ -168,6 +168,13 @@ impl Directory for ReadOnlyDirectory {
     }
 }
 
+/// The write buffer of every index file the build writes. The page cache keeps a file in pages
+/// of the size it was written in, and a query maps the pages it reads one fault at a time: a
+/// 1.5×10^8-document index written 8 KB at a time (tantivy's buffer) took 28,935 page faults and
+/// 142-181 ms for the whole-process tile query, the same files written 1 MB at a time 9,021 and
+/// 73-82 ms.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// tantivy's memory-mapped directory for the build, but for the files it replaces atomically
 /// (`meta.json`, `.managed.json`): those are created with the permissions the umask gives, as
 /// the segment files are, instead of 0600.
@@ -212,8 +219,18 @@ impl Directory for BuildDirectory {
         self.inner.exists(path)
     }
 
+    /// tantivy's writer, writing through a buffer of [`WRITE_BUFFER`] bytes. tantivy's own
+    /// buffer of 8 KB stays outside it: its managed directory replaces that outer buffer with
+    /// its own, keeping only what is inside.
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
-        self.inner.open_write(path)
+        let file = self
+            .inner
+            .open_write(path)?
+            .into_inner()
+            .map_err(|e| OpenWriteError::wrap_io_error(e.into_error(), path.to_path_buf()))?;
+        let buffered: Box<dyn TerminatingWrite + Send + Sync> =
+            Box::new(BufWriter::with_capacity(WRITE_BUFFER, file));
+        Ok(BufWriter::new(buffered))
     }
 
     fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
