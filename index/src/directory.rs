@@ -317,6 +317,27 @@ mod tests {
         assert_eq!(names.len(), 2, "{names:?}");
     }
 
+    #[test]
+    fn index_files_are_written_a_large_buffer_at_a_time_behind_tantivys_own() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = BuildDirectory::open(temp.path()).unwrap();
+        // As tantivy's managed directory does: it keeps only what is inside the outer buffer.
+        let mut inner = dir
+            .open_write(Path::new("segment"))
+            .unwrap()
+            .into_inner()
+            .map_err(|_| "the outer buffer is empty")
+            .unwrap();
+        let written = || fs::metadata(temp.path().join("segment")).unwrap().len();
+        let chunk = vec![7u8; 64 * 1024];
+        for _ in 0..8 {
+            inner.write_all(&chunk).unwrap();
+        }
+        assert_eq!(written(), 0, "half a megabyte waits in the buffer");
+        inner.terminate().unwrap();
+        assert_eq!(written(), 8 * 64 * 1024);
+    }
+
     /// Readers opening the catalog again and again while commits land in the current
     /// generation and full rebuilds replace it: every open succeeds, with a whole commit.
     #[test]
