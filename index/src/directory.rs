@@ -19,7 +19,7 @@
 //! 0600, so an index built by root could be read by root only; [`BuildDirectory`] writes them
 //! as it writes every segment file, with the permissions the umask gives. It also writes every
 //! file a megabyte at a time, so that the page cache holds the new index in large pages (see
-//! [`WRITE_BUFFER`]).
+//! `WRITE_BUFFER`).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter};
@@ -180,7 +180,7 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// tantivy's memory-mapped directory for the build, but for the files it replaces atomically
 /// (`meta.json`, `.managed.json`): those are created with the permissions the umask gives, as
 /// the segment files are, instead of 0600; and every file is written through a buffer of
-/// [`WRITE_BUFFER`] bytes.
+/// `WRITE_BUFFER` bytes.
 #[derive(Debug, Clone)]
 pub struct BuildDirectory {
     inner: MmapDirectory,
