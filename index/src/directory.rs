@@ -222,7 +222,7 @@ impl Directory for BuildDirectory {
         self.inner.exists(path)
     }
 
-    /// tantivy's writer, writing through a buffer of [`WRITE_BUFFER`] bytes. tantivy's own
+    /// tantivy's writer, writing through a buffer of `WRITE_BUFFER` bytes. tantivy's own
     /// buffer of 8 KB stays outside it: its managed directory replaces that outer buffer with
     /// its own, keeping only what is inside.
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
