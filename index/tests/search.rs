@@ -246,9 +246,25 @@ fn answers_are_sorted_paged_and_totalled() {
     }
     let summary = catalog.count(all.as_ref()).unwrap();
     let streamed = catalog
-        .for_each_match(all.as_ref(), SortKey::Path, 1, Some(2), |_| Ok(()))
+        .for_each_match(all.as_ref(), SortKey::Path, 1, Some(2), false, |_| Ok(()))
         .unwrap();
     assert_eq!(summary, streamed, "totals count every match, not the page");
+    // Streamed with modification times, an answer is the whole one; without, it lacks only them.
+    for with_mtime in [true, false] {
+        let mut streamed = Vec::new();
+        catalog
+            .for_each_match(all.as_ref(), SortKey::Path, 0, None, with_mtime, |m| {
+                streamed.push(m);
+                Ok(())
+            })
+            .unwrap();
+        let mut expected = by_path.matches.clone();
+        assert!(expected.iter().all(|m| m.mtime.is_some()));
+        if !with_mtime {
+            expected.iter_mut().for_each(|m| m.mtime = None);
+        }
+        assert_eq!(streamed, expected, "with_mtime {with_mtime}");
+    }
     assert_eq!(summary.files, by_path.total);
     assert_eq!(summary.files, PRODUCTS.len() as u64 + 2);
     assert_eq!((summary.tape_files, summary.tape_bytes), (2, 3_400_000_000));

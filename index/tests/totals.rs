@@ -110,7 +110,7 @@ fn check_counts(catalog: &Catalog, products: &[&Product]) {
         let query = catalog.parse(text).unwrap();
         let counted = catalog.count(query.as_ref()).unwrap();
         let one_by_one = catalog
-            .for_each_match(query.as_ref(), SortKey::Path, 0, None, |_| Ok(()))
+            .for_each_match(query.as_ref(), SortKey::Path, 0, None, false, |_| Ok(()))
             .unwrap();
         assert_eq!(counted, expected(products, matches), "{text}");
         assert_eq!(counted, one_by_one, "{text}");

@@ -71,7 +71,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let catalog = Catalog::open(index.path())?;
     let query = catalog.parse(QUERY)?;
     let mut matches = Vec::new();
-    let summary = catalog.for_each_match(query.as_ref(), SortKey::Date, 0, None, |m| {
+    let summary = catalog.for_each_match(query.as_ref(), SortKey::Date, 0, None, false, |m| {
         matches.push(m);
         Ok(())
     })?;

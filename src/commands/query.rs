@@ -113,8 +113,11 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         return stage(&catalog, query.as_ref(), &args);
     }
     let mut sink = Sink::open(args.out.as_deref())?;
+    // A path list shows no modification times; the other formats do.
+    let with_mtime = args.format != Format::Paths;
     let matches = |emit: &mut dyn FnMut(_) -> _| {
-        Ok(catalog.for_each_match(query.as_ref(), args.sort.into(), 0, args.limit, emit)?)
+        let sort = args.sort.into();
+        Ok(catalog.for_each_match(query.as_ref(), sort, 0, args.limit, with_mtime, emit)?)
     };
     // A closed pipe ends the answer here and `main` exits 0 without a word.
     let summary = if args.print0 {
@@ -181,7 +184,7 @@ fn stage(
     args: &QueryArgs,
 ) -> anyhow::Result<()> {
     let mut paths = Vec::new();
-    let summary = catalog.for_each_match(query, args.sort.into(), 0, args.limit, |m| {
+    let summary = catalog.for_each_match(query, args.sort.into(), 0, args.limit, false, |m| {
         paths.push(m.path);
         Ok(())
     })?;

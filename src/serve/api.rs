@@ -108,6 +108,7 @@ pub async fn filelist(
             sort,
             params.offset.unwrap_or(0),
             params.limit,
+            false,
             |m| {
                 chunk.extend_from_slice(m.path.as_bytes());
                 chunk.push(b'\n');

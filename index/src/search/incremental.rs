@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
-use tantivy::columnar::{Dictionary, StrColumn};
+use tantivy::columnar::{Column, Dictionary, StrColumn};
 use tantivy::index::SegmentId;
 use tantivy::query::doc_predicate_query::{DocPredicateQuery, FunctionPredicate};
 use tantivy::query::{
     BitSetDocSet, ConstScorer, EmptyScorer, EnableScoring, Explanation, Query, Scorer, Weight,
 };
-use tantivy::{BitSet, DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
+use tantivy::{BitSet, DateTime, DocId, Score, SegmentOrdinal, SegmentReader, TantivyError};
 
 use super::{path_text, Catalog, Columns};
 use crate::directory::ReadOnlyDirectory;
@@ -51,13 +51,14 @@ impl Catalog {
                 .map(|root| ords_below(dictionary, root))
                 .collect::<Result<Vec<_>>>()?;
             let paths = PathHashes::read(dictionary, within, parents, &mut pages)?;
+            let mtimes = columns.mtime()?;
             for (doc, ord) in live_path_ords(segment, path) {
                 pages.read_one();
                 let Some(i) = paths.position(ord) else {
                     continue;
                 };
                 visit(IndexedFile {
-                    fingerprint: columns.fingerprint(paths.hashes[i], doc),
+                    fingerprint: columns.fingerprint(mtimes, paths.hashes[i], doc),
                     parent: paths.parents.get(i).copied(),
                     path_ord: ord,
                     segment: segment_ord as SegmentOrdinal,
@@ -193,12 +194,13 @@ impl Catalog {
                     }
                 }
             }
+            let mtimes = columns.mtime()?.clone();
             Ok(move |doc: DocId| {
                 let Some(ord) = columns.path.as_ref().and_then(|p| p.term_ords(doc).next()) else {
                     return false;
                 };
                 by_ord.get(&ord).is_some_and(|(hash, fingerprints)| {
-                    fingerprints.contains(&columns.fingerprint(*hash, doc))
+                    fingerprints.contains(&columns.fingerprint(&mtimes, *hash, doc))
                 })
             })
         });
@@ -448,11 +450,12 @@ fn below_bounds(dir: &str) -> (String, String) {
 }
 
 impl Columns {
-    fn fingerprint(&self, path_hash: u64, doc: DocId) -> u64 {
+    /// The fingerprint of `doc`, whose modification times are `mtimes` (see [`Columns::mtime`]).
+    fn fingerprint(&self, mtimes: &Column<DateTime>, path_hash: u64, doc: DocId) -> u64 {
         fingerprint(
             path_hash,
             self.size.first(doc),
-            self.mtime(doc),
+            mtimes.first(doc).map(|d| d.into_timestamp_secs()),
             self.state(doc),
         )
     }
