@@ -259,7 +259,10 @@ fn formats_count_limit_sort_and_summary() {
     assert_eq!(json.as_array().unwrap().len(), 1);
     assert_eq!(json[0]["tile"], "T60WWV");
     assert_eq!(json[0]["baseline"], "N0509");
-    assert!(!json[0]["mtime"].is_null(), "the formats show modification times: {json}");
+    assert!(
+        !json[0]["mtime"].is_null(),
+        "the formats show modification times: {json}"
+    );
 
     let csv = env
         .catalog()
