@@ -749,10 +749,10 @@ impl Columns {
         })
     }
 
-    /// The modification times. The column is opened when first asked for: modification times
-    /// follow the order files were found in, so tantivy stores them piecewise linear, and
-    /// opening that decodes every piece's parameters, some 2 ms a segment of 1.2×10^7
-    /// documents. Path lists and stagings need none.
+    /// The modification times. The column is opened when first asked for: where they follow the
+    /// order the files were listed in (as in a policy-scan list in ingest order), tantivy stores
+    /// them piecewise linear, and opening that decodes every piece's parameters, some 2 ms a
+    /// segment of 1.2×10^7 documents. Path lists and stagings need none.
     pub(crate) fn mtime(&self) -> tantivy::Result<&Column<tantivy::DateTime>> {
         if let Some(column) = self.mtime.get() {
             return Ok(column);
